@@ -1,0 +1,68 @@
+"""Differentiable augmentation (DiffAugment, Zhao et al. 2020): apply the same family of random
+transforms to real and fake images right before D, so D cannot memorise a handful of images and
+gradients still reach G through the transforms. Every op works on (B, 3, H, W) in [-1, 1]."""
+from __future__ import annotations
+
+import torch
+
+
+def _brightness(x: torch.Tensor) -> torch.Tensor:
+    return x + (torch.rand(x.size(0), 1, 1, 1, device=x.device, dtype=x.dtype) - 0.5)
+
+
+def _saturation(x: torch.Tensor) -> torch.Tensor:
+    mean = x.mean(dim=1, keepdim=True)  # (B, 1, H, W) grey
+    return (x - mean) * (torch.rand(x.size(0), 1, 1, 1, device=x.device, dtype=x.dtype) * 2) + mean
+
+
+def _contrast(x: torch.Tensor) -> torch.Tensor:
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) * (torch.rand(x.size(0), 1, 1, 1, device=x.device, dtype=x.dtype) + 0.5) + mean
+
+
+def _translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
+    """Shift each image by up to ratio*size pixels, filling with zeros (mid-grey)."""
+    b, _, h, w = x.shape
+    max_dy, max_dx = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    dy = torch.randint(-max_dy, max_dy + 1, (b, 1, 1), device=x.device)
+    dx = torch.randint(-max_dx, max_dx + 1, (b, 1, 1), device=x.device)
+    rows = torch.arange(h, device=x.device).view(1, h, 1) - dy  # (B, H, 1) source row per pixel
+    cols = torch.arange(w, device=x.device).view(1, 1, w) - dx  # (B, 1, W)
+    valid = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)  # (B, H, W)
+    flat = (rows.clamp(0, h - 1) * w + cols.clamp(0, w - 1)).view(b, 1, h * w).expand(-1, x.size(1), -1)
+    out = x.flatten(2).gather(2, flat).view_as(x)
+    return out * valid.unsqueeze(1)
+
+
+def _cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
+    """Zero one random square of side ratio*size per image."""
+    b, _, h, w = x.shape
+    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    cy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), device=x.device)
+    cx = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), device=x.device)
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    inside = ((rows - cy).abs() <= ch // 2) & ((cols - cx).abs() <= cw // 2)  # (B, H, W)
+    return x * (~inside).unsqueeze(1)
+
+
+OPS = {
+    "color": [_brightness, _saturation, _contrast],
+    "translation": [_translation],
+    "cutout": [_cutout],
+}
+POLICIES = {  # name -> ops applied in order; "color,translation,cutout" is DiffAugment's best
+    "none": [],
+    "translation": ["translation"],
+    "color,translation": ["color", "translation"],
+    "color,translation,cutout": ["color", "translation", "cutout"],
+}
+
+
+def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout") -> torch.Tensor:
+    if policy not in POLICIES:
+        raise ValueError(f"unknown augmentation policy {policy!r}; choose one of {sorted(POLICIES)}")
+    for group in POLICIES[policy]:
+        for op in OPS[group]:
+            x = op(x)
+    return x.contiguous()

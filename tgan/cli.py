@@ -1,0 +1,227 @@
+"""`tgan` command line: pretrain, finetune, sample, interpolate, strategies, eval, bench.
+
+Errors are one line on stderr and exit code 2; progress is a tqdm bar."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from tqdm import tqdm
+
+from . import sampling
+from .checkpoint import CheckpointError
+from .config import ModelConfig, TrainConfig
+from .data import DataError, load_images, pick_shots
+from .events import Failed, Finished, Saved, Started, Step
+from .models import load_model, load_source
+from .paths import resolve_model
+from .strategies import PRESETS, STRATEGIES, resolve
+from .trainer import train
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+def _parse_options(pairs: list[str]) -> dict[str, dict]:
+    """["l2sp.lambda_g=2", ...] -> {"l2sp": {"lambda_g": "2"}}"""
+    out: dict[str, dict] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        name, dot, field = key.partition(".")
+        if not (eq and dot and field):
+            raise CLIError(f"--option {pair!r}: write STRATEGY.FIELD=VALUE, e.g. l2sp.lambda_g=2")
+        out.setdefault(name, {})[field] = value
+    return out
+
+
+def _run_training(events, quiet: bool = False) -> None:
+    """Drive the trainer with a tqdm bar; Ctrl-C sets the stop flag so the run ends saved."""
+    bar = None
+    for ev in events:
+        if isinstance(ev, Started):
+            bar = tqdm(total=ev.total_steps, initial=ev.start_step, disable=quiet, unit="step",
+                       desc=f"training on {ev.device}, {ev.num_images} images")
+        elif isinstance(ev, Step) and bar is not None:
+            bar.update(ev.step - bar.n)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in ev.losses.items()}, refresh=False)
+        elif isinstance(ev, Saved) and bar is not None:
+            bar.write(f"saved step {ev.step} to {ev.path}")
+        elif isinstance(ev, Failed):
+            if bar is not None:
+                bar.close()
+            raise CLIError(ev.message)
+        elif isinstance(ev, Finished):
+            if bar is not None:
+                bar.close()
+            how = "stopped early" if ev.stopped else "finished"
+            print(f"{how} at step {ev.step}; model in {ev.path}", file=sys.stderr)
+
+
+def _stop_on_ctrl_c() -> threading.Event:
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return stop
+
+
+def cmd_pretrain(a) -> None:
+    images = load_images(a.data, a.resolution, max_images=None)
+    cfg = TrainConfig(steps=a.steps, batch_size=a.batch, seed=a.seed, save_every=a.save_every,
+                      sample_every=max(a.save_every, 1), lr_g=a.lr, lr_d=a.lr,
+                      ema_halflife_images=10_000, strategies=["scratch", "diffaug"],
+                      strategy_options={"diffaug": {"policy": a.augment}})
+    mcfg = ModelConfig(resolution=a.resolution, g_width=a.width, d_width=a.width)
+    _run_training(train(cfg, images.images, a.out, model_config=mcfg, stop=_stop_on_ctrl_c(),
+                        resume=a.resume, half=True), a.quiet)
+
+
+def cmd_finetune(a) -> None:
+    source = load_source(resolve_model(a.source))
+    images = load_images(a.data, source.model_config["resolution"])
+    if a.shots:
+        images, _ = pick_shots(images, a.shots, a.seed)
+    cfg = TrainConfig(steps=a.steps, batch_size=a.batch, seed=a.seed, lr_g=a.lr, lr_d=a.lr,
+                      save_every=a.save_every, strategies=resolve(a.strategy),
+                      strategy_options=_parse_options(a.option))
+    _run_training(train(cfg, images.images, a.out, source=source, stop=_stop_on_ctrl_c(),
+                        resume=a.resume), a.quiet)
+
+
+def cmd_sample(a) -> None:
+    model = load_model(resolve_model(a.model))
+    images = sampling.sample_seeds(model.G_ema, range(a.seed, a.seed + a.n), psi=a.truncation)
+    sampling.grid_image(images).save(a.out)
+    print(f"wrote {a.n} samples to {a.out}", file=sys.stderr)
+
+
+def cmd_interpolate(a) -> None:
+    if len(a.seeds) < 2:
+        raise CLIError("--seeds needs at least two seeds, e.g. --seeds 1 2 3")
+    model = load_model(resolve_model(a.model))
+    frames = sampling.interpolation_frames(model.G_ema, a.seeds, a.frames, psi=a.truncation)
+    sampling.write_video(frames, a.out, fps=a.fps)
+    print(f"wrote {a.frames} frames to {a.out}", file=sys.stderr)
+
+
+def cmd_strategies(a) -> None:
+    print("Strategies:")
+    for name, cls in STRATEGIES.items():
+        print(f"  {name:12s} {cls.why}")
+    print("\nPresets (use with --strategy):")
+    for name, (names, why) in PRESETS.items():
+        print(f"  {name:12s} {' + '.join(names)}\n  {'':12s} {why}")
+
+
+def cmd_eval(a) -> None:
+    from .evaluation import evaluate_model_or_samples  # heavy Inception import only when used
+
+    result = evaluate_model_or_samples(a.model, a.samples, a.reference, n=a.n, seed=a.seed,
+                                       train_path=a.train)
+    print(json.dumps(result))
+
+
+def cmd_bench(a) -> None:
+    from .bench import run_bench_cli  # the benchmark harness, only when used
+
+    run_bench_cli(a)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tgan", description="Few-shot transfer learning for GANs.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("pretrain", help="train a source GAN from scratch on a large image set")
+    s.add_argument("--data", required=True, nargs="+", help="image folder, .zip or files")
+    s.add_argument("--out", required=True, help="run folder to write (and resume from)")
+    s.add_argument("--resolution", type=int, default=64, choices=(32, 64, 128))
+    s.add_argument("--steps", type=int, default=20_000, help="total steps (a resume continues to this)")
+    s.add_argument("--batch", type=int, default=32)
+    s.add_argument("--width", type=int, default=32, help="G/D channel width (checkpoint size grows ~width^2)")
+    s.add_argument("--lr", type=float, default=2e-4)
+    s.add_argument("--augment", default="color,translation", help="DiffAugment policy")
+    s.add_argument("--save-every", type=int, default=500)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(fn=cmd_pretrain)
+
+    s = sub.add_parser("finetune", help="adapt a source GAN to a few images")
+    s.add_argument("--source", required=True, help="source model folder or bundled name (emoji, faces, kanji)")
+    s.add_argument("--data", required=True, nargs="+", help="image folder, .zip or files")
+    s.add_argument("--out", required=True, help="run folder to write")
+    s.add_argument("--shots", type=int, default=0, help="use K images drawn from --data by --seed (0: all)")
+    s.add_argument("--strategy", default="recommended", help="a preset or comma-separated strategies")
+    s.add_argument("--option", action="append", default=[], metavar="STRATEGY.FIELD=VALUE",
+                   help="override a strategy hyperparameter, e.g. l2sp.lambda_g=2 (repeatable)")
+    s.add_argument("--steps", type=int, default=TrainConfig.steps)
+    s.add_argument("--batch", type=int, default=TrainConfig.batch_size)
+    s.add_argument("--lr", type=float, default=TrainConfig.lr_g)
+    s.add_argument("--save-every", type=int, default=TrainConfig.save_every)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(fn=cmd_finetune)
+
+    s = sub.add_parser("sample", help="write a grid of samples to a PNG")
+    s.add_argument("--model", required=True, help="model folder or bundled name")
+    s.add_argument("--out", required=True, help="output .png")
+    s.add_argument("--n", type=int, default=16)
+    s.add_argument("--seed", type=int, default=0, help="first seed; sample i uses seed+i")
+    s.add_argument("--truncation", type=float, default=1.0, help="psi in [0, 1]: lower = more typical")
+    s.set_defaults(fn=cmd_sample)
+
+    s = sub.add_parser("interpolate", help="write a slerp interpolation through seeds as GIF/MP4")
+    s.add_argument("--model", required=True)
+    s.add_argument("--out", required=True, help="output .gif or .mp4")
+    s.add_argument("--seeds", type=int, nargs="+", required=True)
+    s.add_argument("--frames", type=int, default=32)
+    s.add_argument("--fps", type=int, default=16)
+    s.add_argument("--truncation", type=float, default=1.0)
+    s.set_defaults(fn=cmd_interpolate)
+
+    s = sub.add_parser("strategies", help="list strategies and presets with why each exists")
+    s.set_defaults(fn=cmd_strategies)
+
+    s = sub.add_parser("eval", help="score a model or a folder of samples against real images (JSON)")
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--model", help="model folder or bundled name")
+    g.add_argument("--samples", help="folder/zip of generated images (any generator)")
+    s.add_argument("--reference", required=True, help="real images: folder, .zip")
+    s.add_argument("--train", help="the training images, for the memorisation score")
+    s.add_argument("--n", type=int, default=1000, help="samples to generate / use")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=cmd_eval)
+
+    s = sub.add_parser("bench", help="run the transfer benchmark and write benchmarks/")
+    s.add_argument("--config", default="full", help="benchmark size: full or quick")
+    s.add_argument("--out", default="benchmarks")
+    s.set_defaults(fn=cmd_bench)
+    return p
+
+
+def _check_ranges(a) -> None:
+    for name in ("steps", "n", "frames", "batch", "shots", "fps"):
+        value = getattr(a, name, None)
+        if value is not None and value < (0 if name == "shots" else 1):
+            raise CLIError(f"--{name} must be positive, got {value}")
+    if getattr(a, "truncation", None) is not None and not 0.0 <= a.truncation <= 2.0:
+        raise CLIError(f"--truncation must be in [0, 2], got {a.truncation}")
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        _check_ranges(args)
+        args.fn(args)
+    except (CLIError, DataError, CheckpointError, FileNotFoundError, ValueError) as exc:
+        print(f"tgan {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

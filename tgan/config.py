@@ -1,0 +1,86 @@
+"""Configuration dataclasses. This module imports nothing from tgan so everything can use it."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+RESOLUTIONS = (32, 64, 128)
+
+
+@dataclass
+class ModelConfig:
+    """What the networks look like; saved beside the weights so a checkpoint rebuilds itself."""
+
+    resolution: int = 64  # output side in pixels; one of RESOLUTIONS
+    z_dim: int = 128  # size of the Gaussian latent z
+    w_dim: int = 128  # size of the mapped latent w (truncation and PCA act here)
+    g_width: int = 32  # generator channels at the last (full-resolution) block; doubles per step down
+    d_width: int = 32  # discriminator channels at the first block; doubles per step down
+    mapping_layers: int = 2  # depth of the z -> w MLP
+
+    def __post_init__(self) -> None:
+        if self.resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution}")
+        for name in ("z_dim", "w_dim", "g_width", "d_width"):
+            if not 1 <= getattr(self, name) <= 4096:
+                raise ValueError(f"{name} must be between 1 and 4096, got {getattr(self, name)}")
+
+    @property
+    def num_stages(self) -> int:
+        """Upsampling stages from 4x4 to the output (3 at 32 px, 4 at 64 px, 5 at 128 px)."""
+        return self.resolution.bit_length() - 3
+
+
+@dataclass
+class TrainConfig:
+    """How one run trains. Every field is validated by `validate()` so the UI and CLI can clamp."""
+
+    steps: int = 300  # optimisation steps (one D and one G update each)
+    batch_size: int = 16  # images per step (reals and fakes alike)
+    lr_g: float = 2e-4  # Adam learning rate of the generator
+    lr_d: float = 2e-4  # Adam learning rate of the discriminator
+    beta1: float = 0.5  # Adam beta1; 0.5 is the DCGAN choice that keeps GAN updates stable
+    beta2: float = 0.999  # Adam beta2
+    ema_halflife_images: int = 2000  # G_ema half-life in images seen (StyleGAN-ADA's ema_kimg idea)
+    seed: int = 0  # seeds weights, data order, latents: same seed -> same run
+    sample_every: int = 25  # steps between Samples events
+    save_every: int = 100  # steps between checkpoint saves (0: only at the end)
+    grid_size: int = 16  # images in the fixed-latent sample grid
+    flip: bool = True  # random horizontal flips of real images (free data augmentation)
+    mixed_precision: bool = True  # bf16 autocast on CUDA; ignored on CPU
+    strategies: list[str] = field(default_factory=lambda: ["scratch"])  # strategy names, in order
+    strategy_options: dict[str, dict] = field(default_factory=dict)  # per-strategy field overrides
+
+    LIMITS = {
+        "steps": (1, 200_000),
+        "batch_size": (1, 256),
+        "lr_g": (1e-6, 1e-2),
+        "lr_d": (1e-6, 1e-2),
+        "beta1": (0.0, 0.99),
+        "beta2": (0.0, 0.9999),
+        "ema_halflife_images": (0, 10_000_000),
+        "seed": (0, 2**31 - 1),
+        "sample_every": (1, 100_000),
+        "save_every": (0, 100_000),
+        "grid_size": (1, 64),
+    }
+
+    def validate(self) -> "TrainConfig":
+        """Raise ValueError naming the field and its allowed range when a number is out of bounds."""
+        for name, (lo, hi) in self.LIMITS.items():
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value != value or not lo <= value <= hi:
+                raise ValueError(f"{name}={value!r} is out of range; use a value in [{lo}, {hi}]")
+        if not self.strategies:
+            raise ValueError("choose at least one strategy (e.g. 'scratch' or 'transfer_d')")
+        return self
+
+
+def to_dict(obj) -> dict:
+    return dataclasses.asdict(obj)
+
+
+def from_dict(cls, data: dict):
+    """Build a dataclass from a dict, ignoring unknown keys (older/newer config.json files)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})

@@ -1,0 +1,53 @@
+"""Typed events the trainer yields. The CLI and the app format them; the core never prints."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass(frozen=True)
+class Started:
+    total_steps: int  # the step the run will end at
+    start_step: int  # > 0 when resuming
+    device: str  # e.g. "cpu (2 threads)" or "cuda (NVIDIA H200)"
+    num_images: int  # training images after validation
+    trainable_params: dict[str, int] = field(default_factory=dict)  # {"G": n, "D": n}
+
+
+@dataclass(frozen=True)
+class Step:
+    step: int  # steps completed so far (1-based)
+    total_steps: int
+    losses: dict[str, float]  # every named term, e.g. {"G/adv": .., "D/real": .., "G/l2sp": ..}
+    sec_per_step: float  # moving average of wall-clock seconds per step
+    eta_seconds: float  # estimated seconds until the run ends
+
+
+@dataclass(frozen=True)
+class Samples:
+    step: int
+    images: torch.Tensor  # (N, 3, H, W) float in [-1, 1] from G_ema on the run's fixed latents
+
+
+@dataclass(frozen=True)
+class Saved:
+    step: int
+    path: str  # the run directory
+
+
+@dataclass(frozen=True)
+class Finished:
+    step: int
+    path: str | None  # the run directory, or None when the run was not saved
+    stopped: bool  # True when ended early by the stop flag
+
+
+@dataclass(frozen=True)
+class Failed:
+    step: int
+    message: str  # one line: what went wrong and what to do
+    path: str | None = None  # last good checkpoint, if any
+
+
+Event = Started | Step | Samples | Saved | Finished | Failed

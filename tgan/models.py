@@ -1,0 +1,97 @@
+"""Build networks from configs and load saved models (sources and fine-tuned runs)."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .checkpoint import CheckpointError, load_module_state, read_config, read_tensors, split_prefix
+from .config import ModelConfig, from_dict
+from .nets import Discriminator, Generator
+from .strategies import SourceModels
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"GPU: {torch.cuda.get_device_name(device)}"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+@dataclass
+class LoadedModel:
+    path: Path
+    config: dict  # the whole config.json
+    model_config: ModelConfig
+    G_ema: Generator  # eval mode, for sampling
+    G: Generator | None  # present when saved (training copy)
+    D: nn.Module | None  # present for the conv D (sources and conv-D runs)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def _model_config(config: dict, path) -> ModelConfig:
+    try:
+        return from_dict(ModelConfig, config["model"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: bad 'model' section in config.json ({exc})") from None
+
+
+def load_model(path, device=None) -> LoadedModel:
+    """Load a run/source folder. Checks keys and shapes; never unpickles anything."""
+    path = Path(path)
+    config = read_config(path)
+    mcfg = _model_config(config, path)
+    tensors = read_tensors(path)
+    device = pick_device(device)
+    nets = {}
+    for prefix in ("G_ema", "G", "D"):
+        state = split_prefix(tensors, prefix)
+        if not state:
+            continue
+        if prefix == "D" and config.get("d_kind", "conv") != "conv":
+            continue  # a projected D is rebuilt by its strategy; its heads are only for resuming
+        net = Discriminator(mcfg) if prefix == "D" else Generator(mcfg)
+        load_module_state(net, state, f"{path.name}/model.safetensors [{prefix}]")
+        nets[prefix] = net.to(device)
+    if "G_ema" not in nets:
+        raise CheckpointError(f"{path}: model.safetensors has no G_ema tensors")
+    nets["G_ema"].eval().requires_grad_(False)
+    return LoadedModel(path, config, mcfg, nets["G_ema"], nets.get("G"), nets.get("D"))
+
+
+def load_source(path, device=None) -> SourceModels:
+    """A source for transfer: its G_ema (what people see) and its D, both frozen."""
+    model = load_model(path, device)
+    if model.D is None:
+        raise CheckpointError(f"{path}: has no discriminator (D.*); sources must ship D for transfer")
+    model.D.eval().requires_grad_(False)
+    return SourceModels(model.name, model.config["model"], model.G_ema, model.D)
+
+
+def fresh_models(mcfg: ModelConfig, seed: int, device) -> tuple[Generator, nn.Module]:
+    torch.manual_seed(seed)
+    return Generator(mcfg).to(device), Discriminator(mcfg).to(device)
+
+
+def ema_copy(G: Generator) -> Generator:
+    return copy.deepcopy(G).eval().requires_grad_(False)
+
+
+def list_sources(root) -> list[Path]:
+    """Folders under `root` that look like models (config.json + model.safetensors)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir()
+                  if (p / "config.json").is_file() and (p / "model.safetensors").is_file())

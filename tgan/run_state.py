@@ -1,0 +1,100 @@
+"""Everything the trainer needs to build, save and restore one run's state."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .checkpoint import (CONFIG, TRAINING_STATE, WEIGHTS, load_module_state, module_state, read_config,
+                         read_tensors, save_run, split_prefix)
+from .config import ModelConfig, TrainConfig, to_dict
+from .strategies import RunModels
+
+
+def make_optimizers(run: RunModels, cfg: TrainConfig) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    """Adam over parameters that still require grad, with per-prefix learning-rate multipliers."""
+
+    def groups(prefix: str, module: nn.Module, lr: float) -> list[dict]:
+        by_mult: dict[float, list] = {}
+        for name, p in module.named_parameters():
+            if not p.requires_grad:
+                continue
+            full = f"{prefix}.{name}"
+            mult = next((m for pre, m in run.lr_multipliers.items() if full.startswith(pre)), 1.0)
+            by_mult.setdefault(mult, []).append(p)
+        return [{"params": ps, "lr": lr * m} for m, ps in sorted(by_mult.items(), reverse=True)]
+
+    betas = (cfg.beta1, cfg.beta2)
+    g_groups, d_groups = groups("G", run.G, cfg.lr_g), groups("D", run.D, cfg.lr_d)
+    if not g_groups or not d_groups:
+        raise ValueError("the chosen strategies leave G or D with nothing to train")
+    return torch.optim.Adam(g_groups, betas=betas), torch.optim.Adam(d_groups, betas=betas)
+
+
+def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
+    """G_ema <- beta * G_ema + (1 - beta) * G; buffers (BatchNorm statistics) are copied."""
+    with torch.no_grad():
+        for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+            p_ema.lerp_(p, 1.0 - beta)
+        for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+            b_ema.copy_(b)
+
+
+def _flatten_optimizer(opt: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Tensor]:
+    out = {}
+    for idx, state in opt.state_dict()["state"].items():
+        for key, t in state.items():
+            out[f"{prefix}.{idx}.{key}"] = torch.as_tensor(t)
+    return out
+
+
+def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], prefix: str) -> None:
+    state: dict[int, dict] = {}
+    for key, t in split_prefix(tensors, prefix).items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = t
+    sd = opt.state_dict()
+    sd["state"] = state
+    opt.load_state_dict(sd)
+
+
+def run_config(mcfg: ModelConfig, cfg: TrainConfig, run: RunModels, step: int) -> dict:
+    return {
+        "model": to_dict(mcfg),
+        "train": to_dict(cfg),
+        "step": step,
+        "d_kind": "conv" if hasattr(run.D, "blocks") else "projected",
+        "source": run.source.name if run.source else None,
+    }
+
+
+def save_state(out_dir, mcfg, cfg, run: RunModels, G_ema, opts, step: int, half: bool) -> Path:
+    """model.safetensors (deliverable, maybe fp16) + training_state.safetensors (fp32, resume)."""
+    modules = {"G_ema": G_ema, "G": run.G, "D": run.D}
+    resume = {}
+    for prefix, module in modules.items():
+        resume.update({f"{prefix}.{k}": v for k, v in module_state(module).items()})
+    resume.update(_flatten_optimizer(opts[0], "opt_G"))
+    resume.update(_flatten_optimizer(opts[1], "opt_D"))
+    return save_run(out_dir, run_config(mcfg, cfg, run, step), modules, half=half, training_state=resume)
+
+
+def restore_state(out_dir, run: RunModels, G_ema, opts) -> int:
+    """Load a saved run's weights and optimizer moments; return the step it reached.
+
+    Without training_state.safetensors (e.g. a shipped checkpoint, which leaves it out to stay
+    small) the weights come from model.safetensors and Adam restarts from zero moments."""
+    config = read_config(out_dir)
+    has_state = (Path(out_dir) / TRAINING_STATE).is_file()
+    tensors = read_tensors(out_dir, TRAINING_STATE if has_state else WEIGHTS)
+    for prefix, module in (("G_ema", G_ema), ("G", run.G), ("D", run.D)):
+        load_module_state(module, split_prefix(tensors, prefix), f"{Path(out_dir).name} [{prefix}]")
+    if has_state:
+        _restore_optimizer(opts[0], tensors, "opt_G")
+        _restore_optimizer(opts[1], tensors, "opt_D")
+    return int(config.get("step", 0))
+
+
+def has_saved_state(out_dir) -> bool:
+    return out_dir is not None and (Path(out_dir) / CONFIG).is_file() and (Path(out_dir) / WEIGHTS).is_file()

@@ -1,0 +1,18 @@
+from dataclasses import dataclass
+
+import torch
+
+from ..augment import diff_augment
+from .base import Strategy
+
+
+@dataclass
+class DiffAug(Strategy):
+    name = "diffaug"
+    why = "Differentiable augmentation of reals and fakes before D (DiffAugment): D can't memorise."
+    order = 60
+    fields_help = {"policy": "which augmentations: color, translation, cutout"}
+    policy: str = "color,translation,cutout"
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, self.policy)

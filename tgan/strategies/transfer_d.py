@@ -1,0 +1,18 @@
+from dataclasses import dataclass
+
+from .base import RunModels, Strategy, copy_weights
+
+
+@dataclass
+class TransferD(Strategy):
+    name = "transfer_d"
+    why = "Start G and D from the source (TransferGAN): D already knows real from fake features."
+    order = 0
+    needs_source = True
+
+    def setup(self, run: RunModels) -> None:
+        copy_weights(run.G, run.source.G)
+        run.g_from_source = True
+        if hasattr(run.D, "blocks") and hasattr(run.source.D, "blocks"):
+            copy_weights(run.D, run.source.D)
+            run.d_from_source = True
