@@ -159,7 +159,7 @@ def _step_if_finite(opt: torch.optim.Optimizer, terms: dict[str, torch.Tensor]) 
 
 
 def _diverged(step: int, terms: dict[str, torch.Tensor], path) -> Failed:
-    bad = ", ".join(f"{k}={float(v):.3g}" for k, v in terms.items() if not math.isfinite(float(v)))
+    bad = ", ".join(f"{k}={float(v.detach()):.3g}" for k, v in terms.items() if not math.isfinite(float(v.detach())))
     kept = f"the last good weights (step {step - 1}) are saved in {path}" if path else "no checkpoint was written"
     return Failed(step, f"training diverged at step {step} ({bad}); {kept}. Try a lower learning rate.",
                   str(path) if path else None)

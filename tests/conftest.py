@@ -1,0 +1,56 @@
+"""Shared fixtures: tiny generated image sets and a tiny source model made by the real trainer."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+from tgan import ModelConfig, TrainConfig, train  # noqa: E402
+from tgan.events import Finished  # noqa: E402
+
+TINY = ModelConfig(resolution=32, z_dim=16, w_dim=16, g_width=8, d_width=8)
+
+
+def make_shape_images(n: int, size: int = 48, seed: int = 0) -> list[Image.Image]:
+    """Coloured ellipses and boxes on white: structured, varied, and cheap to make."""
+    rng = np.random.default_rng(seed)
+    images = []
+    for _ in range(n):
+        img = Image.new("RGB", (size, size), "white")
+        draw = ImageDraw.Draw(img)
+        for _ in range(2):
+            x0, y0 = rng.integers(0, size // 2, 2)
+            x1, y1 = x0 + rng.integers(size // 4, size // 2, 2)
+            colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+            (draw.ellipse if rng.random() < 0.5 else draw.rectangle)([x0, y0, x1, y1], fill=colour)
+        images.append(img)
+    return images
+
+
+@pytest.fixture(scope="session")
+def image_dir(tmp_path_factory):
+    """A folder of 12 PNGs."""
+    folder = tmp_path_factory.mktemp("images")
+    for i, img in enumerate(make_shape_images(12)):
+        img.save(folder / f"img{i:02d}.png")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_source(tmp_path_factory, image_dir):
+    """A 32 px source checkpoint (G, G_ema, D) trained for a few real steps."""
+    from tgan import load_images
+
+    out = tmp_path_factory.mktemp("source") / "tiny"
+    images = load_images(image_dir, 32).images
+    cfg = TrainConfig(steps=3, batch_size=4, strategies=["scratch"], sample_every=100, save_every=0)
+    events = list(train(cfg, images, out, model_config=TINY))
+    assert isinstance(events[-1], Finished), events[-1]
+    return out

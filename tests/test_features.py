@@ -1,0 +1,145 @@
+"""Tests for tgan.features: the frozen EfficientNet-Lite0 projected discriminator."""
+import pytest
+import torch
+
+from tgan import features
+from tgan.features import EfficientNetTaps, ProjectedDiscriminator, is_available
+
+pytestmark = pytest.mark.skipif(not is_available(), reason="EfficientNet-Lite0 packages missing")
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    torch.manual_seed(0)
+    yield
+
+
+@pytest.fixture(scope="module")
+def d64():
+    return ProjectedDiscriminator(64)
+
+
+def _images(b, res):
+    return torch.rand(b, 3, res, res) * 2 - 1  # (B, 3, H, W) in [-1, 1]
+
+
+@pytest.mark.parametrize("res", [32, 64, 128])
+def test_builds_and_outputs_finite_batch_logits(res):
+    D = ProjectedDiscriminator(res, head_width=32)
+    feats = D.backbone(_images(2, res))
+    assert [f.shape[1] for f in feats] == D.backbone.channels
+    assert min(f.shape[-1] for f in feats) >= 2  # deepest tap keeps spatial layout
+    out = D(_images(3, res))
+    assert out.shape == (3,)
+    assert torch.isfinite(out).all()
+
+
+def test_backbone_frozen_and_unchanged_after_head_step(d64):
+    D = d64
+    D.train()
+    assert all(not p.requires_grad for p in D.backbone.parameters())
+    trainable = [p for p in D.parameters() if p.requires_grad]
+    names = [n for n, p in D.named_parameters() if p.requires_grad]
+    assert names and not any(n.startswith(D.pretrained_prefix) for n in names)
+    backbone_before = {k: v.clone() for k, v in D.backbone.state_dict().items()}
+    heads_before = [p.detach().clone() for p in trainable]
+
+    opt = torch.optim.Adam(trainable, lr=1e-2)
+    real, fake = _images(4, 64), _images(4, 64)
+    loss = torch.relu(1 - D(real)).mean() + torch.relu(1 + D(fake)).mean()  # hinge D loss
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+    for k, v in D.backbone.state_dict().items():
+        assert torch.equal(v, backbone_before[k]), k  # weights and BN running stats untouched
+    assert any(not torch.equal(p, q) for p, q in zip(trainable, heads_before))
+
+
+def test_gradient_reaches_input_image(d64):
+    x = _images(2, 64).requires_grad_()
+    d64(x).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert all(p.grad is None for p in d64.backbone.parameters())
+
+
+def test_gradient_reaches_upsampled_small_input():
+    D = ProjectedDiscriminator(32, head_width=16)
+    x = _images(2, 32).requires_grad_()
+    D(x).sum().backward()
+    assert x.grad.shape == x.shape and x.grad.abs().sum() > 0
+
+
+def test_pretrained_weights_really_loaded(d64):
+    raw = features._pretrained_state()
+    bb = d64.backbone
+    assert torch.equal(bb.stem[0].weight, raw["_conv_stem.weight"])
+    assert torch.equal(bb.stem[1].running_var, raw["_bn0.running_var"])
+    # last block of the last stage is flat block 15
+    assert torch.equal(bb.stages[3][-1]._project_conv.weight, raw["_blocks.15._project_conv.weight"])
+    # copies, not views of the cache: a later in-place change can't leak between models
+    assert bb.stem[0].weight.data_ptr() != raw["_conv_stem.weight"].data_ptr()
+
+    # and the features differ from a randomly initialised Lite0 on a smooth "natural" image
+    from efficientnet_lite_pytorch import EfficientNet
+
+    rand = EfficientNet.from_name("efficientnet-lite0", image_size=64).eval()
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, 64), torch.linspace(-1, 1, 64), indexing="ij")
+    img = torch.stack([xx, yy, (xx * yy)], 0)[None].clamp(-1, 1)  # (1, 3, 64, 64)
+    with torch.no_grad():
+        ours = bb(img)[0]  # (1, 24, 16, 16)
+        h = rand._swish(rand._bn0(rand._conv_stem(bb.preprocess(img))))
+        for blk in rand._blocks[:3]:
+            h = blk(h)
+    assert ours.shape == h.shape
+    assert not torch.allclose(ours, h, atol=1e-3)
+
+
+def test_weight_file_read_once():
+    features._pretrained_state()  # make sure it is cached
+    before = features._pretrained_state.cache_info()
+    EfficientNetTaps(32)
+    EfficientNetTaps(64)
+    after = features._pretrained_state.cache_info()
+    assert after.misses == before.misses and after.hits >= before.hits + 2
+
+
+def test_train_keeps_backbone_in_eval(d64):
+    d64.train()
+    assert d64.training and all(h.training for h in d64.heads)
+    assert not d64.backbone.training
+    assert not any(m.training for m in d64.backbone.modules())
+    x = _images(2, 64)
+    with torch.no_grad():  # eval BatchNorm: features don't depend on the batch
+        a = d64.backbone(x)[-1]
+        b = d64.backbone(x[:1])[-1]
+    assert torch.allclose(a[:1], b, atol=1e-5)
+    d64.eval()
+    assert not d64.training
+
+
+def test_trainable_state_dict_round_trip():
+    D1 = ProjectedDiscriminator(32, head_width=16)
+    with torch.no_grad():
+        for p in D1.heads.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    sd = D1.trainable_state_dict()
+    assert sd and not any(k.startswith("backbone.") for k in sd)
+
+    D2 = ProjectedDiscriminator(32, head_width=16)
+    D2.load_trainable_state_dict(sd)
+    D1.eval(), D2.eval()  # eval: spectral norm skips its power iteration, so outputs compare
+    x = _images(3, 32)
+    with torch.no_grad():
+        assert torch.allclose(D1(x), D2(x), atol=1e-6)
+
+    D2.load_trainable_state_dict(D1.state_dict())  # full dicts work too; backbone part ignored
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        ProjectedDiscriminator(32, head_width=8).load_trainable_state_dict(sd)
+    partial = dict(list(sd.items())[1:])
+    with pytest.raises(RuntimeError, match="missing keys"):
+        D2.load_trainable_state_dict(partial)
+    D2.load_trainable_state_dict(partial, strict=False)
+    with pytest.raises(RuntimeError, match="unexpected keys"):
+        D2.load_trainable_state_dict({**sd, "heads.9.bogus": torch.zeros(1)})

@@ -1,0 +1,81 @@
+"""The training loop through its real code path on tiny data: events, resume, stop, NaN, seeds."""
+from __future__ import annotations
+
+import math
+import threading
+
+import torch
+
+from tgan import Failed, Finished, Samples, Saved, Started, Step, TrainConfig, load_images, load_model, load_source, train
+from tgan.checkpoint import read_tensors, split_prefix
+
+
+def _images(image_dir):
+    return load_images(image_dir, 32).images
+
+
+def _cfg(**kw):
+    base = dict(steps=4, batch_size=4, sample_every=2, save_every=2, strategies=["transfer_d"])
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_events_in_order_and_files_written(image_dir, tiny_source, tmp_path):
+    events = list(train(_cfg(), _images(image_dir), tmp_path / "run", source=load_source(tiny_source)))
+    kinds = [type(e) for e in events]
+    assert kinds[0] is Started and kinds[1] is Samples and kinds[-1] is Finished
+    steps = [e for e in events if isinstance(e, Step)]
+    assert [s.step for s in steps] == [1, 2, 3, 4]
+    assert all(math.isfinite(v) for s in steps for v in s.losses.values())
+    assert {"D/real", "D/fake", "G/adv"} <= set(steps[0].losses)
+    samples = [e for e in events if isinstance(e, Samples)]
+    assert [s.step for s in samples] == [0, 2, 4] and samples[0].images.shape == (16, 3, 32, 32)
+    assert any(isinstance(e, Saved) for e in events)
+    assert (tmp_path / "run" / "config.json").is_file() and (tmp_path / "run" / "model.safetensors").is_file()
+    model = load_model(tmp_path / "run")
+    assert model.G_ema(torch.randn(2, model.model_config.z_dim)).shape == (2, 3, 32, 32)
+
+
+def test_same_seed_same_losses(image_dir, tiny_source):
+    source = load_source(tiny_source)
+    runs = [[e.losses for e in train(_cfg(save_every=0), _images(image_dir), None, source=source)
+             if isinstance(e, Step)] for _ in range(2)]
+    assert runs[0] == runs[1]
+
+
+def test_resume_continues_step_count(image_dir, tiny_source, tmp_path):
+    source, out = load_source(tiny_source), tmp_path / "run"
+    list(train(_cfg(steps=3), _images(image_dir), out, source=source))
+    events = list(train(_cfg(steps=6), _images(image_dir), out, source=source, resume=True))
+    assert events[0].start_step == 3
+    assert [e.step for e in events if isinstance(e, Step)] == [4, 5, 6]
+    assert events[-1].step == 6 and not events[-1].stopped
+
+
+def test_stop_yields_a_usable_model(image_dir, tiny_source, tmp_path):
+    stop = threading.Event()
+    events = []
+    for ev in train(_cfg(steps=50), _images(image_dir), tmp_path / "run", source=load_source(tiny_source), stop=stop):
+        events.append(ev)
+        if isinstance(ev, Step) and ev.step == 2:
+            stop.set()
+    assert isinstance(events[-1], Finished) and events[-1].stopped and events[-1].step == 2
+    assert load_model(events[-1].path).G_ema is not None
+
+
+def test_nan_stops_with_message_and_keeps_last_good_weights(image_dir, tiny_source, tmp_path):
+    cfg = _cfg(strategies=["transfer_d", "l2sp"], strategy_options={"l2sp": {"lambda_g": "inf"}})
+    events = list(train(cfg, _images(image_dir), tmp_path / "run", source=load_source(tiny_source)))
+    assert isinstance(events[-1], Failed) and "diverged" in events[-1].message and "G/l2sp" in events[-1].message
+    saved = split_prefix(read_tensors(tmp_path / "run"), "G")
+    assert all(torch.isfinite(t).all() for t in saved.values())
+
+
+def test_bad_options_fail_cleanly(image_dir, tiny_source):
+    events = list(train(_cfg(steps=0), _images(image_dir), None, source=load_source(tiny_source)))
+    assert isinstance(events[-1], Failed) and "steps" in events[-1].message
+    events = list(train(_cfg(strategies=["l2sp"]), _images(image_dir), None, source=load_source(tiny_source)))
+    assert isinstance(events[-1], Failed) and "exactly one" in events[-1].message
+    wrong_size = torch.zeros(4, 3, 64, 64, dtype=torch.uint8)
+    events = list(train(_cfg(), wrong_size, None, source=load_source(tiny_source)))
+    assert isinstance(events[-1], Failed) and "32" in events[-1].message
