@@ -54,3 +54,45 @@ def tiny_source(tmp_path_factory, image_dir):
     events = list(train(cfg, images, out, model_config=TINY))
     assert isinstance(events[-1], Finished), events[-1]
     return out
+
+
+# ---------------------------------------------------------------------------- app fixtures
+
+@pytest.fixture(scope="session")
+def app_checkpoints(tmp_path_factory, image_dir):
+    """A checkpoints root with two tiny 32 px sources made by the real trainer: `tiny` (with a
+    MODEL_CARD.md) and `tiny-nocard` (without one, so the app must draw its preview itself)."""
+    import shutil
+
+    from tgan import load_images
+
+    root = tmp_path_factory.mktemp("app_checkpoints")
+    images = load_images(image_dir, 32).images
+    cfg = TrainConfig(steps=2, batch_size=4, strategies=["scratch"], sample_every=100, save_every=0)
+    events = list(train(cfg, images, root / "tiny", model_config=ModelConfig(resolution=32, g_width=8, d_width=8)))
+    assert isinstance(events[-1], Finished), events[-1]
+    shutil.copytree(root / "tiny", root / "tiny-nocard")
+    (root / "tiny" / "MODEL_CARD.md").write_text("---\nlicense: mit\n---\n# Tiny test source\n\nMore text.\n")
+    return root
+
+
+@pytest.fixture
+def app_env(app_checkpoints, monkeypatch):
+    """Point the app at the tiny sources (the app reads TGAN_CHECKPOINTS at call time)."""
+    monkeypatch.setenv("TGAN_CHECKPOINTS", str(app_checkpoints))
+    return app_checkpoints
+
+
+@pytest.fixture(scope="session")
+def app_image_files(tmp_path_factory):
+    """8 good PNGs, one exact duplicate, a text file and a broken PNG, as an upload would send."""
+    folder = tmp_path_factory.mktemp("app_upload")
+    good = []
+    for i, img in enumerate(make_shape_images(8, seed=0)):
+        img.save(folder / f"shape{i}.png")
+        good.append(folder / f"shape{i}.png")
+    (folder / "copy.png").write_bytes(good[0].read_bytes())
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    bad = [folder / "copy.png", folder / "notes.txt", folder / "broken.png"]
+    return {"good": good, "bad": bad, "all": good + bad}

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.skipif(not is_available(), reason="EfficientNet-Lite0 p
 
 
 @pytest.fixture(autouse=True)
-def _few_threads():
+def _seed():
     torch.manual_seed(0)
     yield
 
@@ -26,10 +26,13 @@ def _images(b, res):
 @pytest.mark.parametrize("res", [32, 64, 128])
 def test_builds_and_outputs_finite_batch_logits(res):
     D = ProjectedDiscriminator(res, head_width=32)
-    feats = D.backbone(_images(2, res))
-    assert [f.shape[1] for f in feats] == D.backbone.channels
-    assert min(f.shape[-1] for f in feats) >= 2  # deepest tap keeps spatial layout
+    feats = []  # catch the taps during D's own forward instead of paying a second pass
+    hook = D.backbone.register_forward_hook(lambda mod, inp, out: feats.extend(out))
     out = D(_images(3, res))
+    hook.remove()
+    assert [f.shape[1] for f in feats] == D.backbone.channels
+    assert [f.shape[-1] for f in feats] == D.backbone.tap_sizes()
+    assert min(f.shape[-1] for f in feats) >= 2  # deepest tap keeps spatial layout
     assert out.shape == (3,)
     assert torch.isfinite(out).all()
 
@@ -76,7 +79,8 @@ def test_pretrained_weights_really_loaded(d64):
     assert torch.equal(bb.stem[0].weight, raw["_conv_stem.weight"])
     assert torch.equal(bb.stem[1].running_var, raw["_bn0.running_var"])
     # last block of the last stage is flat block 15
-    assert torch.equal(bb.stages[3][-1]._project_conv.weight, raw["_blocks.15._project_conv.weight"])
+    last = bb.stages[3][-1]._project_conv.weight
+    assert torch.equal(last, raw["_blocks.15._project_conv.weight"])
     # copies, not views of the cache: a later in-place change can't leak between models
     assert bb.stem[0].weight.data_ptr() != raw["_conv_stem.weight"].data_ptr()
 

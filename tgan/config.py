@@ -17,10 +17,13 @@ class ModelConfig:
     g_width: int = 32  # generator channels at the last (full-resolution) block; doubles per step down
     d_width: int = 32  # discriminator channels at the first block; doubles per step down
     mapping_layers: int = 2  # depth of the z -> w MLP
+    g_norm: str = "batch"  # generator normalisation: "batch" (BatchNorm) or "pixel" (PixelNorm)
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution}")
+        if self.g_norm not in ("batch", "pixel"):
+            raise ValueError(f"g_norm must be 'batch' or 'pixel', got {self.g_norm!r}")
         for name in ("z_dim", "w_dim", "g_width", "d_width"):
             if not 1 <= getattr(self, name) <= 4096:
                 raise ValueError(f"{name} must be between 1 and 4096, got {getattr(self, name)}")
@@ -41,6 +44,7 @@ class TrainConfig:
     lr_d: float = 2e-4  # Adam learning rate of the discriminator
     beta1: float = 0.5  # Adam beta1; 0.5 is the DCGAN choice that keeps GAN updates stable
     beta2: float = 0.999  # Adam beta2
+    mapping_lr_mult: float = 0.01  # G's z->w MLP learns 100x slower (StyleGAN): at full rate it collapses
     ema_halflife_images: int = 2000  # G_ema half-life in images seen (StyleGAN-ADA's ema_kimg idea)
     seed: int = 0  # seeds weights, data order, latents: same seed -> same run
     sample_every: int = 25  # steps between Samples events
@@ -58,6 +62,7 @@ class TrainConfig:
         "lr_d": (1e-6, 1e-2),
         "beta1": (0.0, 0.99),
         "beta2": (0.0, 0.9999),
+        "mapping_lr_mult": (0.0, 1.0),
         "ema_halflife_images": (0, 10_000_000),
         "seed": (0, 2**31 - 1),
         "sample_every": (1, 100_000),

@@ -1,15 +1,19 @@
 """Turn user images (files, a folder, or a .zip) into a validated uint8 tensor at model resolution.
 
 Nothing here trusts its input: every file is opened with size limits, each unusable file is
-reported with its reason, and only a set with no usable image at all raises DataError.
+reported with its reason, and only a set with no usable image at all raises DataError. Files are
+read one at a time (zip members are never extracted), so memory stays bounded by one file.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import warnings
 import zipfile
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,14 +23,24 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 READ_FORMATS = ["PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF"]  # PIL decoders we allow (no SVG/EPS)
+SUPPORTED = "PNG, JPEG, WebP, BMP, GIF or TIFF"
 MAX_PIXELS = 40_000_000  # larger images are refused before decoding (decompression bombs)
 MAX_FILE_BYTES = 50 * 2**20  # one image file
-MAX_ZIP_BYTES = 1 * 2**30  # everything inside one zip, uncompressed (zip bombs)
+MAX_ZIP_BYTES = 1 * 2**30  # everything read from one zip, uncompressed (zip bombs)
 DEFAULT_MAX_IMAGES = 1000  # a few-shot tool; pretraining passes max_images=None
+_HEIC = "HEIC/HEIF photos are not supported; convert them to JPEG or PNG first"
+_SUFFIX_HINTS = {".svg": "SVG is a vector format; export it as PNG first", ".heic": _HEIC, ".heif": _HEIC}
+# Errors a damaged or hostile zip can raise while listing or reading members.
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+               NotImplementedError, RuntimeError, zlib.error)
 
 
 class DataError(ValueError):
     """No usable image set; the message says what was wrong and what to do."""
+
+
+class _Refused(ValueError):
+    """decode_image's own readable reasons (as opposed to a decoder's internal ValueError)."""
 
 
 @dataclass
@@ -35,20 +49,35 @@ class ImageSet:
     names: list[str]  # source name of each kept image
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
     duplicates: list[str] = field(default_factory=list)  # names dropped as exact duplicates
-    notes: list[str] = field(default_factory=list)  # e.g. "kept the first 1000 of 2000 images"
+    notes: list[str] = field(default_factory=list)  # e.g. "kept the first 1000 images ..."
 
     def as_float(self) -> torch.Tensor:
         return self.images.float() / 127.5 - 1.0  # (N, 3, R, R) in [-1, 1]
 
 
+def display_name(name: str) -> str:
+    """A file name safe to print on one line: undecodable bytes and control characters escaped."""
+    try:
+        name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that did not come from os.fsdecode
+        name = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
     """Any PIL mode -> RGB, transparency composited on white, 16-bit scaled down correctly."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        scale = 257.0 if arr.max(initial=0) > 255 else 1.0  # 16-bit -> 8-bit
-        img = Image.fromarray(np.clip(arr / scale, 0, 255).astype(np.uint8), "L")
+    if img.mode.startswith("I;16"):  # 16-bit grey: integer maths, no float copy of a big image
+        img = Image.fromarray(np.clip(np.asarray(img) // 257, 0, 255).astype(np.uint8), "L")
+    elif img.mode == "I":
+        arr = np.asarray(img)
+        scale = 257 if arr.max(initial=0) > 255 else 1  # 16-bit stored as 32-bit -> 8-bit
+        img = Image.fromarray(np.clip(arr // scale, 0, 255).astype(np.uint8), "L")
     elif img.mode == "F":
-        img = Image.fromarray(np.clip(np.asarray(img), 0, 255).astype(np.uint8), "L")
+        img = Image.fromarray(np.clip(np.nan_to_num(np.asarray(img)), 0, 255).astype(np.uint8), "L")
     if img.mode == "P" or img.mode in ("LA", "PA", "La") or "transparency" in img.info:
         img = img.convert("RGBA")
     if img.mode in ("RGBA", "RGBa"):
@@ -57,121 +86,201 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def _centre_square(img: Image.Image, resolution: int) -> Image.Image:
+    """Centre crop to a square and resize; big images are box-reduced first (fast, same look)."""
+    side = min(img.size)
+    left, top = (img.width - side) / 2, (img.height - side) / 2
+    return img.resize((resolution, resolution), Image.Resampling.LANCZOS,
+                      box=(left, top, left + side, top + side), reducing_gap=3.0)
+
+
+def _sniff(data: bytes) -> str:
+    """Why PIL could not identify `data`: name the format when it is a common unsupported one."""
+    head = data[:512].lstrip()
+    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif"):
+        return "this is a HEIC/HEIF/AVIF photo (whatever its name says); convert it to JPEG or PNG first"
+    if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):
+        return "this is an SVG (vector) file; export it as PNG first"
+    return f"not a readable image (supported: {SUPPORTED})"
+
+
 def decode_image(data: bytes, resolution: int) -> Image.Image:
     """Bytes -> upright RGB square at `resolution`. Raises ValueError with a readable reason."""
     if not data:
         raise ValueError("the file is empty (0 bytes)")
     if len(data) > MAX_FILE_BYTES:
         raise ValueError(f"the file is {len(data) / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB")
+    too_big = f"the image is larger than the {MAX_PIXELS // 1_000_000} megapixel limit; downscale it first"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=READ_FORMATS)
+            img = Image.open(io.BytesIO(data), formats=READ_FORMATS)  # reads the header only
             if img.width * img.height > MAX_PIXELS:
-                raise ValueError(
-                    f"the image is {img.width}x{img.height} pixels; the limit is "
-                    f"{MAX_PIXELS // 1_000_000} megapixels - downscale it first")
-            img.seek(0)  # animated GIF/WebP: we use the first frame
+                raise _Refused(f"{img.width}x{img.height} pixels: {too_big}")
+            if img.width < 1 or img.height < 1:
+                raise _Refused(f"the image is {img.width}x{img.height} pixels")
+            img.seek(0)  # animated GIF/WebP/PNG: we use the first frame
             img.draft("RGB", (resolution * 4, resolution * 4))  # cheap JPEG downscale on decode
             img.load()
+            img = ImageOps.exif_transpose(img)  # phone photos: make them upright
+            return _centre_square(_to_rgb(img), resolution)
+    except _Refused:
+        raise
     except UnidentifiedImageError:
-        raise ValueError("not a readable image (supported: PNG, JPEG, WebP, BMP, GIF, TIFF)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ValueError("the image is too large to decode safely; downscale it first") from None
+        raise ValueError(_sniff(data)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
+        raise ValueError(too_big) from None
     except (OSError, SyntaxError, EOFError) as exc:
-        raise ValueError(f"the image data is damaged or truncated ({exc})") from None
-    img = ImageOps.exif_transpose(img)  # phone photos: make them upright
-    img = _to_rgb(img)
-    return ImageOps.fit(img, (resolution, resolution), Image.Resampling.LANCZOS)  # centre crop
+        raise ValueError(f"the image data is damaged or truncated ({_one_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - a hostile file can trip any error inside a decoder
+        raise ValueError(f"the image could not be decoded ({type(exc).__name__}: {_one_line(exc)})") from None
 
 
-def _iter_sources(paths) -> list[tuple[str, bytes | str]]:
-    """Expand files / folders / zips into (display name, bytes or a rejection reason)."""
-    items: list[tuple[str, bytes | str]] = []
+Reader = Callable[[], bytes]  # returns the file's bytes or raises ValueError(reason)
+
+
+def _reject(reason: str) -> Reader:
+    def read() -> bytes:
+        raise ValueError(reason)
+    return read
+
+
+def _suffix_reason(name: str) -> str | None:
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix in IMAGE_SUFFIXES:
+        return None
+    return _SUFFIX_HINTS.get(suffix) or (
+        f"'{display_name(suffix) or 'no extension'}' is not an image type tgan reads (use {SUPPORTED})")
+
+
+def _file_reader(path: Path) -> Reader:
+    reason = _suffix_reason(path.name)
+    if reason:
+        return _reject(reason)
+
+    def read() -> bytes:
+        try:
+            with open(path, "rb") as f:  # read at most the limit + 1 byte, even if the file grows
+                size = os.fstat(f.fileno()).st_size
+                data = f.read(size + 1) if size <= MAX_FILE_BYTES else None
+        except OSError as exc:
+            raise ValueError(f"cannot read the file ({exc.strerror or exc})") from None
+        if data is None or len(data) > MAX_FILE_BYTES:
+            raise ValueError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MB")
+        return data
+    return read
+
+
+def _read_capped(stream, limit: int, chunk: int = 2**20) -> bytes:
+    """Up to limit + 1 bytes in small reads, so a decompressor never inflates more than a chunk."""
+    parts, size = [], 0
+    while size <= limit:
+        part = stream.read(min(chunk, limit + 1 - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
+def _zip_sources(path: Path, stack: contextlib.ExitStack) -> list[tuple[str, Reader]]:
+    """List members; each is read (never extracted, so '../' names cannot write anywhere) on demand."""
+    where = display_name(path.name)
+    try:
+        zf = stack.enter_context(zipfile.ZipFile(path))
+        infos = zf.infolist()
+    except UnicodeDecodeError:
+        raise DataError(f"{where}: its file names are marked UTF-8 but are not; re-create the zip") from None
+    except _ZIP_ERRORS as exc:
+        raise DataError(f"{where}: not a readable zip file ({_one_line(exc)})") from None
+    total = [0]
+
+    def reader(info: zipfile.ZipInfo) -> Reader:
+        def read() -> bytes:
+            if info.flag_bits & 0x1:
+                raise ValueError("the file is encrypted; tgan cannot read password-protected zips")
+            if info.file_size > MAX_FILE_BYTES:
+                raise ValueError(f"the file unpacks to {info.file_size / 2**20:.0f} MB; "
+                                 f"the limit is {MAX_FILE_BYTES // 2**20} MB")
+            try:  # read at most the limit + 1 byte: a crafted zip's sizes can lie
+                with zf.open(info) as member:
+                    data = _read_capped(member, MAX_FILE_BYTES)
+            except _ZIP_ERRORS as exc:
+                raise ValueError(f"the file is damaged inside the zip ({_one_line(exc)})") from None
+            total[0] += len(data)
+            if total[0] > MAX_ZIP_BYTES:
+                raise DataError(f"{where}: more than {MAX_ZIP_BYTES // 2**30} GB uncompressed; "
+                                "send fewer or smaller images")
+            if len(data) > MAX_FILE_BYTES:
+                raise ValueError(f"the file unpacks to more than {MAX_FILE_BYTES // 2**20} MB")
+            return data
+        return read
+
+    items = []
+    for info in infos:
+        name = info.filename
+        if info.is_dir() or "__MACOSX" in name or Path(name).name.startswith("."):
+            continue
+        reason = _suffix_reason(name)
+        items.append((display_name(name), _reject(reason) if reason else reader(info)))
+    return items
+
+
+def _sources(paths, stack: contextlib.ExitStack) -> list[tuple[str, Reader]]:
+    """Expand files / folders / zips into (display name, reader)."""
+    items: list[tuple[str, Reader]] = []
     for path in paths:
         path = Path(path)
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            items += [(str(p.relative_to(path)), _read_file(p)) for p in files]
-        elif path.suffix.lower() == ".zip":
-            items += _read_zip(path)
+            items += [(display_name(str(p.relative_to(path))), _file_reader(p)) for p in files]
+        elif path.suffix.lower() == ".zip" and path.is_file():
+            items += _zip_sources(path, stack)
         elif path.is_file():
-            items.append((path.name, _read_file(path)))
+            items.append((display_name(path.name), _file_reader(path)))
+        elif path.exists():
+            items.append((display_name(str(path)), _reject("not a regular file or folder")))
         else:
-            items.append((str(path), "no such file or folder"))
-    return items
-
-
-def _read_file(path: Path) -> bytes | str:
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        return f"'{path.suffix or 'no extension'}' is not an image type tgan reads"
-    if path.stat().st_size > MAX_FILE_BYTES:
-        return f"the file is larger than {MAX_FILE_BYTES // 2**20} MB"
-    return path.read_bytes()
-
-
-def _read_zip(path: Path) -> list[tuple[str, bytes | str]]:
-    """Read members into memory (never extracted, so '../' names cannot write anywhere)."""
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"{path.name}: not a readable zip file ({exc})") from None
-    items: list[tuple[str, bytes | str]] = []
-    total = 0
-    with zf:
-        for info in zf.infolist():
-            name = info.filename
-            if info.is_dir() or "__MACOSX" in name or Path(name).name.startswith("."):
-                continue
-            if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
-                items.append((name, "not an image type tgan reads"))
-                continue
-            # Read at most the limit + 1 byte: the header's file_size can lie in a crafted zip.
-            with zf.open(info) as member:
-                data = member.read(MAX_FILE_BYTES + 1)
-            total += len(data)
-            if total > MAX_ZIP_BYTES:
-                raise DataError(f"{path.name}: more than {MAX_ZIP_BYTES // 2**30} GB uncompressed; "
-                                "send fewer or smaller images")
-            items.append((name, data if len(data) <= MAX_FILE_BYTES else "the file is too large"))
+            items.append((display_name(str(path)), _reject("no such file or folder")))
     return items
 
 
 def load_images(paths, resolution: int = 64, max_images: int | None = DEFAULT_MAX_IMAGES) -> ImageSet:
-    """Files, folders and zips -> ImageSet. Raises DataError when nothing usable remains."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    sources = _iter_sources(paths)
-    kept, names, rejected, duplicates, seen = [], [], [], [], set()
-    for name, data in sources:
-        if isinstance(data, str):
-            rejected.append((name, data))
-            continue
-        try:
-            img = decode_image(data, resolution)
-        except ValueError as exc:
-            rejected.append((name, str(exc)))
-            continue
-        arr = np.asarray(img, dtype=np.uint8)  # (R, R, 3)
-        digest = hashlib.sha1(arr.tobytes()).digest()
-        if digest in seen:
-            duplicates.append(name)
-            continue
-        seen.add(digest)
-        kept.append(arr)
-        names.append(name)
+    """Files, folders and zips -> ImageSet. Raises DataError when nothing usable remains.
+
+    Reading stops once max_images distinct images are kept (a note says how many were skipped)."""
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    kept, names, rejected, duplicates, seen, notes = [], [], [], [], set(), []
+    with contextlib.ExitStack() as stack:
+        sources = _sources(paths, stack)
+        for i, (name, read) in enumerate(sources):
+            if max_images is not None and len(kept) >= max_images:
+                notes.append(f"kept the first {max_images} images (the limit for one run); "
+                             f"{len(sources) - i} of {len(sources)} files were not read")
+                break
+            try:
+                img = decode_image(read(), resolution)
+            except DataError:
+                raise
+            except ValueError as exc:
+                rejected.append((name, _one_line(exc)))
+                continue
+            arr = np.asarray(img, dtype=np.uint8)  # (R, R, 3)
+            digest = hashlib.sha1(arr.tobytes()).digest()
+            if digest in seen:
+                duplicates.append(name)
+                continue
+            seen.add(digest)
+            kept.append(arr)
+            names.append(name)
     if not kept:
         raise DataError(_nothing_usable(paths, sources, rejected))
-    notes = []
-    if max_images is not None and len(kept) > max_images:
-        notes.append(f"kept the first {max_images} of {len(kept)} images (the limit for one run)")
-        kept, names = kept[:max_images], names[:max_images]
     images = torch.from_numpy(np.stack(kept)).permute(0, 3, 1, 2).contiguous()  # (N, 3, R, R)
     return ImageSet(images, names, rejected, duplicates, notes)
 
 
 def _nothing_usable(paths, sources, rejected) -> str:
-    where = ", ".join(Path(p).name for p in paths) or "the upload"
+    where = ", ".join(display_name(Path(p).name) for p in paths) or "the upload"
     if not sources:
         return f"no images found in {where}; add PNG/JPEG/WebP files (a folder or a .zip works too)"
     name, reason = rejected[0]

@@ -41,13 +41,24 @@ class Mapping(nn.Module):
         return self.net(z)  # (B, w_dim)
 
 
-class UpBlock(nn.Module):
-    """Double the side: transposed conv 4x4/2 + BatchNorm + ReLU (the DCGAN block)."""
+class PixelNorm(nn.Module):
+    """Normalise each pixel's feature vector (ProGAN): no batch statistics, so train = eval."""
 
-    def __init__(self, c_in: int, c_out: int):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    return nn.BatchNorm2d(channels) if kind == "batch" else PixelNorm()
+
+
+class UpBlock(nn.Module):
+    """Double the side: transposed conv 4x4/2 + normalisation + ReLU (the DCGAN block)."""
+
+    def __init__(self, c_in: int, c_out: int, norm: str = "batch"):
         super().__init__()
-        self.conv = nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False)
-        self.norm = nn.BatchNorm2d(c_out)
+        self.conv = nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=norm != "batch")
+        self.norm = _norm(norm, c_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.norm(self.conv(x)))
@@ -60,17 +71,17 @@ class Generator(nn.Module):
         self.mapping = Mapping(cfg)
         c4 = _g_channels(cfg, 4)
         self.stem = nn.Sequential(nn.Linear(cfg.w_dim, c4 * 16, bias=False))
-        self.stem_norm = nn.BatchNorm2d(c4)
+        self.stem_norm = _norm(cfg.g_norm, c4)
         sides = [4 * 2**i for i in range(cfg.num_stages + 1)]  # 4, 8, ..., resolution
         self.blocks = nn.ModuleList(
-            UpBlock(_g_channels(cfg, a), _g_channels(cfg, b)) for a, b in zip(sides, sides[1:])
+            UpBlock(_g_channels(cfg, a), _g_channels(cfg, b), cfg.g_norm) for a, b in zip(sides, sides[1:])
         )
         self.to_rgb = nn.Conv2d(_g_channels(cfg, cfg.resolution), 3, 3, padding=1)
 
     def synthesis(self, w: torch.Tensor, return_features: bool = False):
         """w (B, w_dim) -> image (B, 3, R, R) in [-1, 1]; optionally every block's activation."""
-        c4 = self.stem_norm.num_features
-        x = torch.relu(self.stem_norm(self.stem(w).view(-1, c4, 4, 4)))  # (B, c4, 4, 4)
+        x = self.stem(w).view(len(w), -1, 4, 4)  # (B, c4, 4, 4)
+        x = torch.relu(self.stem_norm(x))
         features = []
         for block in self.blocks:
             x = block(x)  # side doubles each block

@@ -55,7 +55,7 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
 
     # Build the networks, let every strategy set them up, then optimise what is left trainable.
     G, D = fresh_models(mcfg, cfg.seed, device)
-    run = RunModels(G, D, source, device)
+    run = RunModels(G, D, source, device, lr_multipliers={"G.mapping.": cfg.mapping_lr_mult})
     for strategy in strategies:
         strategy.setup(run)
     G_ema = ema_copy(run.G)
