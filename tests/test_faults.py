@@ -155,9 +155,7 @@ def _differing(now: dict, before: dict, prefix: str, skip: tuple[str, ...] = ())
     return [k for k in before if k.startswith(prefix) and not k.endswith(skip) and not torch.equal(now[k], before[k])]
 
 
-@pytest.mark.xfail(strict=True, reason="trainer.py saves 'step 2' after step 3's forward passes ran: G's BatchNorm "
-                                       "statistics and D's spectral-norm vectors (and, when a G term fails, D's "
-                                       "whole update and Adam moments) in the checkpoint are step 3's")
+# Undone exactly: weights, buffers and Adam moments all match the step-2 save.
 @pytest.mark.parametrize("phase", ["d_terms", "g_terms"])
 def test_inf_mid_run_checkpoint_is_exactly_step_2(phase, image_dir, tmp_path, monkeypatch):
     inf_at_3 = lambda self, run, ctx: {"X": torch.tensor(float("inf") if ctx.step == 3 else 0.0)}  # noqa: E731

@@ -14,7 +14,7 @@ from .config import ModelConfig, TrainConfig, from_dict
 from .events import Event, Failed, Finished, Samples, Saved, Started, Step
 from .models import describe_device, ema_copy, fresh_models, pick_device
 from .nets import count_params
-from .run_state import has_saved_state, make_optimizers, restore_state, save_state, update_ema
+from .run_state import StepSnapshot, has_saved_state, make_optimizers, restore_state, save_state, update_ema
 from .strategies import RunModels, SourceModels, StepContext, build
 
 
@@ -93,12 +93,14 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
         yield Samples(0, _grid(G_ema, grid_z))  # what the source makes, before any update
 
     sec_per_step, step = None, start
+    snapshot = StepSnapshot([run.G, run.D, G_ema], opts)  # undoes a step whose losses diverge
     for step in range(start + 1, cfg.steps + 1):
         if stop.is_set():
             step -= 1
             break
         t0 = time.perf_counter()
         terms: dict[str, torch.Tensor] = {}
+        snapshot.take()
 
         # Update D: hinge loss on (augmented) reals and fakes, plus the strategies' D terms.
         z = latents()
@@ -110,6 +112,7 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
             for strategy in strategies:
                 d_terms.update(strategy.d_terms(run, StepContext(step, z, fake)))
         if not _step_if_finite(opts[1], d_terms):
+            snapshot.restore()
             yield _diverged(step, d_terms, out_dir and save(step - 1))
             return
         terms.update(d_terms)
@@ -122,6 +125,7 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
             for strategy in strategies:
                 g_terms.update(strategy.g_terms(run, StepContext(step, z, fake, feats)))
         if not _step_if_finite(opts[0], g_terms):
+            snapshot.restore()  # D already stepped this step: undo that too
             yield _diverged(step, g_terms, out_dir and save(step - 1))
             return
         terms.update(g_terms)
