@@ -71,11 +71,17 @@ def test_seed_latents_do_not_depend_on_batch():
     assert torch.equal(sampling.seed_latents([5, 9], 16)[1], sampling.seed_latents([9], 16)[0])
 
 
-def test_pca_directions_are_orthonormal_and_move(tiny_source):
+def test_pca_directions_move_the_first_layer_most(tiny_source):
     G = load_model(tiny_source).G_ema
     w_avg, dirs, stds = sampling.pca_directions(G, 4, n_samples=512)
-    assert torch.allclose(dirs @ dirs.T, torch.eye(4), atol=1e-4)
-    assert (stds[:-1] >= stds[1:]).all()
+    assert dirs.shape == (4, G.cfg.w_dim) and torch.allclose(dirs.norm(dim=1), torch.ones(4), atol=1e-5)
+    assert (stds > 0).all()
     w = w_avg[None]
     moved = sampling.move_along(w, dirs, stds, [2.0, 0, 0, 0])
-    assert torch.allclose((moved - w) @ dirs[0], 2 * stds[0], atol=1e-4)
+    assert torch.allclose(moved - w, 2 * stds[0] * dirs[0], atol=1e-5)
+    # The top direction changes the stem's activations more than a random direction does.
+    rand = torch.nn.functional.normalize(torch.randn(1, G.cfg.w_dim, generator=torch.Generator().manual_seed(0)))
+    with torch.no_grad():
+        top = (G.stem(w + dirs[:1]) - G.stem(w)).norm()
+        other = (G.stem(w + rand) - G.stem(w)).norm()
+    assert top > other

@@ -8,14 +8,15 @@ ValueError subclasses (DataError, CheckpointError) with a message a user can act
 from __future__ import annotations
 
 import atexit
+import itertools
 import math
 import os
-import queue
 import shutil
 import tempfile
 import threading
 import time
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,8 +24,8 @@ import torch
 from PIL import Image
 
 from . import paths, sampling
-from .checkpoint import CONFIG, WEIGHTS, CheckpointError
-from .config import ModelConfig, TrainConfig
+from .checkpoint import CONFIG, WEIGHTS, CheckpointError, read_config
+from .config import ModelConfig, TrainConfig, from_dict
 from .data import DataError, ImageSet, load_images
 from .events import Failed, Finished, Samples, Saved, Started, Step
 from .models import list_sources, load_model, load_source
@@ -41,6 +42,11 @@ MAX_INTERP_SEEDS = 16
 MAX_VIDEO_FRAMES = 240
 PCA_COMPONENTS = 5
 GALLERY_SEEDS = 16
+# Threads: PyTorch's intra-op thread count is per OS thread. Sampling one 64 px image with 2 threads
+# on 2 busy cores waits at OpenMP barriers (250 ms instead of 3 ms), so explore handlers sample with
+# one thread; the training thread uses what the process started with (or TGAN_TRAIN_THREADS).
+EXPLORE_THREADS = int(os.environ.get("TGAN_EXPLORE_THREADS", "1"))
+TRAIN_THREADS = int(os.environ.get("TGAN_TRAIN_THREADS", "0")) or torch.get_num_threads()
 EXAMPLE_SETS = {  # folder under examples/ -> label
     "emoji-3d-animals": "Emoji, 3D animals",
     "faces-lorelei": "Faces, lorelei line art",
@@ -124,6 +130,19 @@ def zip_images(images: torch.Tensor, names: list[str], out: Path) -> Path:
 
 # ----------------------------------------------------------------------------- models for exploring
 
+@contextmanager
+def inference_threads():
+    """Run a small inference with EXPLORE_THREADS intra-op threads (in this OS thread only)."""
+    before = torch.get_num_threads()
+    if before != EXPLORE_THREADS:
+        torch.set_num_threads(EXPLORE_THREADS)
+    try:
+        yield
+    finally:
+        if before != EXPLORE_THREADS:
+            torch.set_num_threads(before)
+
+
 class ModelHandle:
     """A generator kept on CPU in eval mode, with its truncation centre and PCA directions
     computed once and cached (sliders then cost one synthesis pass)."""
@@ -144,26 +163,47 @@ class ModelHandle:
         return self.G.cfg.z_dim
 
     def w_avg(self) -> torch.Tensor:
-        with self._lock:
+        with self._lock, inference_threads():
             if self._w_avg is None:
                 self._w_avg = sampling.mean_w(self.G)
             return self._w_avg
 
     def pca(self):
         """(w_avg, directions (k, w_dim), stds (k,)) of the top PCA_COMPONENTS directions in w."""
-        with self._lock:
+        with self._lock, inference_threads():
             if self._pca is None:
                 self._pca = sampling.pca_directions(self.G, PCA_COMPONENTS)
             return self._pca
 
     def w_for(self, z: torch.Tensor, psi: float) -> torch.Tensor:
-        return sampling.latents_to_w(self.G, z, psi, self.w_avg() if psi != 1.0 else None)
+        w_avg = self.w_avg() if psi != 1.0 else None
+        with inference_threads():
+            return sampling.latents_to_w(self.G, z, psi, w_avg)
 
     def images(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
-        return sampling.synthesize(self.G, self.w_for(z, psi))
+        w = self.w_for(z, psi)
+        with inference_threads():
+            return sampling.synthesize(self.G, w)
 
     def seeds(self, seeds, psi: float = 1.0) -> torch.Tensor:
         return self.images(sampling.seed_latents(seeds, self.z_dim), psi)
+
+    def along_path(self, seeds, t: float, psi: float = 1.0) -> torch.Tensor:
+        """The image at fraction t of the slerp path through the seeds' latents. (1, 3, R, R)"""
+        return self.images(latent_at(sampling.seed_latents(seeds, self.z_dim), t), psi)
+
+    def edited(self, seed: int, psi: float, amounts) -> torch.Tensor:
+        """One seed moved along the top PCA directions of w, amounts in standard deviations."""
+        _, dirs, stds = self.pca()
+        w = self.w_for(sampling.seed_latents([seed], self.z_dim), psi)
+        with inference_threads():
+            return sampling.synthesize(self.G, sampling.move_along(w, dirs, stds, amounts))
+
+    def video(self, seeds, psi: float, path: Path, frames_per_seed: int = 24, fps: int = 12) -> Path:
+        """A GIF/MP4 (by suffix) along the slerp path through the seeds, upscaled to ~256 px."""
+        frames = min(MAX_VIDEO_FRAMES, frames_per_seed * (len(seeds) - 1) + 1)
+        images = self.images(sampling.path_latents(sampling.seed_latents(seeds, self.z_dim), frames), psi)
+        return sampling.write_video(images, path, fps=fps, scale=max(1, 256 // self.resolution))
 
     def preview(self) -> Image.Image:
         """samples.png from the folder when there is one, else a 16-seed grid made now."""
@@ -175,7 +215,8 @@ class ModelHandle:
                 except OSError:
                     self._preview = None
                 if self._preview is None:
-                    grid = sampling.grid_image(sampling.sample_seeds(self.G, range(16)))
+                    with inference_threads():
+                        grid = sampling.grid_image(sampling.sample_seeds(self.G, range(16)))
                     self._preview = display(grid)
             return self._preview
 
@@ -225,8 +266,6 @@ def source_summary(name: str | None) -> tuple[Image.Image | None, str]:
 
 
 def load_model_config(folder: Path) -> ModelConfig:
-    from .checkpoint import read_config
-    from .config import from_dict
     return from_dict(ModelConfig, read_config(folder)["model"])
 
 
@@ -322,11 +361,6 @@ def grid(images: torch.Tensor, target: int = 512) -> Image.Image:
     return display(sampling.grid_image(images), target)
 
 
-def side_by_side(left: torch.Tensor, right: torch.Tensor, target: int = 256) -> Image.Image:
-    """Two single images (1, 3, R, R) next to each other with a white gap."""
-    return display(sampling.grid_image(torch.cat([left, right]), nrow=2, padding=2), target * 2)
-
-
 def latent_at(z: torch.Tensor, t: float) -> torch.Tensor:
     """The point at fraction t in [0, 1] of the slerp path through z (K, z_dim) that
     sampling.path_latents samples at evenly spaced frames. -> (1, z_dim)"""
@@ -386,6 +420,7 @@ class TrainWorker:
         return self
 
     def _run(self) -> None:
+        torch.set_num_threads(TRAIN_THREADS)  # a new OS thread starts from whatever was set last
         try:
             source = load_source(self.source_dir) if self.source_dir else None
             for event in train(self.cfg, self.images, self.out_dir, source=source,
@@ -464,6 +499,67 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+def progress_html(step: int, total: int, sec_per_step: float | None = None, eta: float | None = None) -> str:
+    pct = 100.0 * step / max(total, 1)
+    speed = f" · {sec_per_step:.2f} s/step · ETA {format_duration(eta)}" if sec_per_step is not None else ""
+    return (f'<div class="tgan-progress"><div style="width:{pct:.1f}%"></div></div>'
+            f'<p class="tgan-progress-text">step {step} / {total}{speed}</p>')
+
+
+def describe_result(result: Finished | Failed, elapsed: float | None = None) -> str:
+    took = f" in {format_duration(elapsed)}" if elapsed else ""
+    if isinstance(result, Failed):
+        kept = " The last good weights are kept." if result.path else ""
+        return f"**Training failed** at step {result.step}: {result.message}{kept}"
+    if result.stopped:
+        return (f"**Stopped** at step {result.step}{took}; the model so far is saved. "
+                "Explore it in tab 4 or download it below.")
+    return f"**Done**: {result.step} steps{took}. Explore the model in tab 4, score it, or download it below."
+
+
+def _code(name: str) -> str:
+    return "`" + str(name).replace("`", "'") + "`"
+
+
+def describe_images(imgs: ImageSet, label: str) -> str:
+    """Markdown: how many images are ready, what was dropped, and each rejected file's reason."""
+    n = len(imgs.names)
+    lines = [f"**{n} image{'s' * (n != 1)} ready** from {label} (centre-cropped to {imgs.images.shape[-1]} px)."]
+    if n < 5:
+        lines.append("Fewer than 5 images: the model will mostly memorise them.")
+    if imgs.duplicates:
+        shown = ", ".join(imgs.duplicates[:10]) + (" …" if len(imgs.duplicates) > 10 else "")
+        lines.append(f"{len(imgs.duplicates)} exact duplicate(s) dropped: {shown}")
+    lines += imgs.notes
+    if imgs.rejected:
+        skipped = "\n".join(f"- {_code(name)}: {reason}" for name, reason in imgs.rejected[:30])
+        more = f"\n- … and {len(imgs.rejected) - 30} more" if len(imgs.rejected) > 30 else ""
+        lines.append(f"**{len(imgs.rejected)} file(s) skipped:**\n{skipped}{more}")
+    return "\n\n".join(lines)
+
+
+def kid_report(results: list[tuple[str, dict]], n_reference: int, n_samples: int) -> str:
+    rows = "\n".join(f"| {label} | {1e3 * r['kid']:.1f} ± {1e3 * r['kid_std']:.1f} | {r['fid']:.0f} |"
+                     for label, r in results)
+    return ("| model | KID ×10³ (lower is better) | FID |\n|---|---|---|\n" + rows +
+            f"\n\n{n_samples} samples vs your {n_reference} images. With only {n_reference} reference images "
+            "KID is noisy (see the ±): treat differences smaller than about twice the ± as a tie, and "
+            "compare runs only on the same images. FID is strongly biased at this size; it is shown "
+            "for familiarity.")
+
+
+def example_preview(folder: Path) -> Image.Image | None:
+    """A 2x2 mosaic of an example set, for its button."""
+    files = sorted(Path(folder).glob("*.png"))[:4]
+    return grid(load_images(files, 64).as_float(), 192) if files else None
+
+
+def resolution_of(source: str | None) -> int:
+    """Training resolution: the source's, or 64 px from scratch."""
+    folder = source_path(source)
+    return load_model_config(folder).resolution if folder else 64
+
+
 # ----------------------------------------------------------------------------- one browser session
 
 @dataclass
@@ -474,7 +570,7 @@ class RunInfo:
     stopped: bool
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: a live session is never equal to another one
 class Session:
     """Everything one browser tab owns. Lives in gr.State; nothing is shared between sessions
     except the read-only source models."""
@@ -488,7 +584,7 @@ class Session:
     _image_sets: dict = field(default_factory=dict)
     _run_model: ModelHandle | None = None
     run_source: str | None = None  # source of the run in progress / last run
-    _counter: int = 0
+    _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
     closed: bool = False
 
     def __deepcopy__(self, memo):  # gr.State copies initial values; a session is never copied
@@ -501,8 +597,8 @@ class Session:
         return self._workdir
 
     def new_path(self, stem: str, suffix: str = "") -> Path:
-        self._counter += 1
-        return self.workdir / f"{stem}-{self._counter}{suffix}"
+        """A fresh path in the session folder (handlers of one session may run concurrently)."""
+        return self.workdir / f"{stem}-{next(self._counter)}{suffix}"
 
     # -- images
     def set_uploads(self, files, label: str = "your upload") -> None:
@@ -552,7 +648,7 @@ class Session:
             raise ValueError("a run is already training in this tab; press Stop first")
         folder = source_path(source)
         build_strategies(cfg.strategies, cfg.strategy_options, has_source=folder is not None)  # fail early
-        resolution = load_model_config(folder).resolution if folder else 64
+        resolution = resolution_of(source)
         images = self.images(resolution).images
         if self.run is not None:  # keep one run per session on disk
             shutil.rmtree(self.run.path, ignore_errors=True)
@@ -574,6 +670,13 @@ class Session:
                                isinstance(w.result, Finished) and w.result.stopped)
             self._run_model = None
         return self.run
+
+    def run_zip(self) -> Path | None:
+        """The current run as a downloadable zip (config.json + model.safetensors)."""
+        run = self.finish_run()
+        if run is None:
+            return None
+        return zip_run(run.path, self.workdir / f"tgan-{run.source or 'scratch'}-step{run.step}.zip")
 
     def run_model(self) -> ModelHandle | None:
         run = self.finish_run()
@@ -602,18 +705,29 @@ class Session:
             return None
 
     def close(self) -> None:
-        """End the session: stop training, delete its files."""
+        """End the session: stop training and delete its files. Never blocks: a run still
+        finishing its step is waited for in a background thread before the files go."""
         self.closed = True
-        if self.worker is not None:
-            self.worker.request_stop(wait=30)
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-        self._workdir, self._run_model, self.shown = None, None, None
+        folder, worker = self._workdir, self.worker
+        self._workdir, self._run_model, self.shown, self._image_sets = None, None, None, {}
+        if worker is not None:
+            worker.stop.set()
+
+        def remove() -> None:
+            if worker is not None and worker.thread.ident:
+                worker.thread.join(600)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        if worker is not None and worker.thread.is_alive():
+            threading.Thread(target=remove, name="tgan-session-cleanup", daemon=True).start()
+        else:
+            remove()
 
 
 # ----------------------------------------------------------------------------- scoring
 
-def score_kid(model: ModelHandle, reference: ImageSet, n_samples: int, seed: int = 10_000) -> dict:
+def kid_scores(model: ModelHandle, reference: ImageSet, n_samples: int, seed: int = 10_000) -> dict:
     """KID (and friends) of n samples vs the uploaded images. Raises ImportError when the metrics
     module or its Inception weights are unavailable."""
     from . import metrics  # heavy (Inception); only imported when someone scores
@@ -624,5 +738,5 @@ def score_kid(model: ModelHandle, reference: ImageSet, n_samples: int, seed: int
 
 def source_grid(handle: ModelHandle, cfg: TrainConfig) -> torch.Tensor:
     """The source's images for exactly the latents the run's sample grid uses."""
-    with torch.no_grad():
+    with torch.no_grad(), inference_threads():
         return handle.G(fixed_latents(cfg.grid_size, handle.z_dim, cfg.seed)).float().clamp(-1, 1).cpu()

@@ -16,12 +16,17 @@ class ModelConfig:
     w_dim: int = 128  # size of the mapped latent w (truncation and PCA act here)
     g_width: int = 32  # generator channels at the last (full-resolution) block; doubles per step down
     d_width: int = 32  # discriminator channels at the first block; doubles per step down
-    mapping_layers: int = 2  # depth of the z -> w MLP
+    mapping_layers: int = 0  # depth of the z -> w MLP (0: w is z on the sphere; measured to train faster here)
+    d_norm: str = "batch"  # discriminator normalisation: "batch" (DCGAN; measured best here) or "spectral"
     g_norm: str = "batch"  # generator normalisation: "batch" (BatchNorm) or "pixel" (PixelNorm)
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution}")
+        if self.mapping_layers == 0 and self.w_dim != self.z_dim:
+            raise ValueError(f"without a mapping network w is z: w_dim ({self.w_dim}) must equal z_dim ({self.z_dim})")
+        if self.d_norm not in ("spectral", "batch"):
+            raise ValueError(f"d_norm must be 'spectral' or 'batch', got {self.d_norm!r}")
         if self.g_norm not in ("batch", "pixel"):
             raise ValueError(f"g_norm must be 'batch' or 'pixel', got {self.g_norm!r}")
         for name in ("z_dim", "w_dim", "g_width", "d_width"):

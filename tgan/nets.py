@@ -94,14 +94,17 @@ class Generator(nn.Module):
 
 
 class DownBlock(nn.Module):
-    """Halve the side: spectral-normalised conv 4x4/2 + LeakyReLU."""
+    """Halve the side: conv 4x4/2 (spectral-normalised, or followed by BatchNorm) + LeakyReLU."""
 
-    def __init__(self, c_in: int, c_out: int):
+    def __init__(self, c_in: int, c_out: int, norm: str = "spectral", first: bool = False):
         super().__init__()
-        self.conv = spectral_norm(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1))
+        conv = nn.Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=norm != "batch")
+        self.conv = spectral_norm(conv) if norm == "spectral" else conv
+        # DCGAN leaves the first block unnormalised so the pixel statistics reach D as they are.
+        self.norm = nn.BatchNorm2d(c_out) if norm == "batch" and not first else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.leaky_relu(self.conv(x), 0.2)
+        return nn.functional.leaky_relu(self.norm(self.conv(x)), 0.2)
 
 
 class Discriminator(nn.Module):
@@ -112,8 +115,10 @@ class Discriminator(nn.Module):
         self.cfg = cfg
         n = cfg.num_stages  # blocks needed to go from R to 4
         chans = [3] + [_d_channels(cfg, i) for i in range(n)]
-        self.blocks = nn.ModuleList(DownBlock(a, b) for a, b in zip(chans, chans[1:]))
-        self.head = spectral_norm(nn.Conv2d(chans[-1], 1, 4))  # (B, C, 4, 4) -> (B, 1, 1, 1)
+        self.blocks = nn.ModuleList(DownBlock(a, b, cfg.d_norm, first=i == 0)
+                                    for i, (a, b) in enumerate(zip(chans, chans[1:])))
+        head = nn.Conv2d(chans[-1], 1, 4)
+        self.head = spectral_norm(head) if cfg.d_norm == "spectral" else head  # (B, C, 4, 4) -> (B, 1, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:

@@ -89,14 +89,23 @@ def interpolation_frames(G, seeds, frames: int = 32, psi: float = 1.0) -> torch.
 
 @torch.no_grad()
 def pca_directions(G, n_components: int = 8, n_samples: int = 4096, seed: int = 0):
-    """Principal directions of w (GANSpace): returns (w_avg (w_dim,), directions (k, w_dim) unit
-    rows, stds (k,) the spread of w along each), so sliders can move in units of std."""
+    """GANSpace (Harkonen et al. 2020): principal components of G's first-layer activations,
+    carried back to w by linear regression. Unlike PCA of w itself this also works when w is
+    an isotropic Gaussian (no mapping network): the directions are those G responds to most.
+    Returns (w_avg (w_dim,), directions (k, w_dim) unit rows, stds (k,) spread of w along each)."""
     z = torch.randn(n_samples, G.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
-    w = G.mapping(z.to(_device(G))).float().cpu()  # (n, w_dim)
+    w = G.mapping(z.to(_device(G))).float()  # (n, w_dim)
+    feats = G.stem(w).float().cpu()  # (n, c4 * 16) first-layer activations
+    w = w.cpu()
     w_avg = w.mean(0)
-    _, s, v = torch.linalg.svd(w - w_avg, full_matrices=False)  # rows of v: directions
-    k = min(n_components, v.shape[0])
-    return w_avg, v[:k], s[:k] / (n_samples - 1) ** 0.5
+    _, _, v = torch.linalg.svd(feats - feats.mean(0), full_matrices=False)
+    k = min(n_components, v.shape[0], w.shape[1])
+    coords = (feats - feats.mean(0)) @ v[:k].T  # (n, k) position along each component
+    # Regress w on the coordinates: row i of `dirs` is how w moves per unit of component i.
+    dirs = torch.linalg.lstsq(coords, w - w_avg).solution  # (k, w_dim)
+    dirs = dirs / dirs.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    stds = ((w - w_avg) @ dirs.T).std(0)  # (k,)
+    return w_avg, dirs, stds
 
 
 def move_along(w: torch.Tensor, directions: torch.Tensor, stds: torch.Tensor, amounts) -> torch.Tensor:

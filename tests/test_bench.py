@@ -1,0 +1,133 @@
+"""`tgan bench` end to end on tiny data: a 12-image target zip, the tiny 32 px source, two presets,
+a ~2 s budget. Inception is swapped for pooled pixels so the test stays fast on a CPU."""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import zipfile
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tgan import bench
+from tgan.bench_report import END, START, write_readme_table
+from tgan.metrics import FeatureCache
+
+
+class PooledPixels:
+    """A cheap stand-in feature extractor: 4x4 average-pooled RGB (48 features)."""
+
+    tag = "pooled-pixels-4x4/test"
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(images.float(), 4).flatten(1).double()
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def bench_setup(tmp_path, image_dir, tiny_source):
+    data = tmp_path / "data"
+    data.mkdir()
+    with zipfile.ZipFile(data / "target-tiny.zip", "w") as zf:
+        for png in sorted(image_dir.glob("*.png")):
+            zf.write(png, png.name)
+    sources = tmp_path / "sources"
+    shutil.copytree(tiny_source, sources / "tiny")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nBefore.\n\n{START}\nold table\n{END}\n\nAfter.\n")
+    return data, sources, readme
+
+
+def _config(tmp_path, data, sources, readme, **kw):
+    options = dict(out=str(tmp_path / "out"), data_dir=str(data), sources=str(sources),
+                   targets={"tiny": "tiny"}, shots=[4], seeds=[0], presets=["recommended", "from scratch"],
+                   budget_s=2.0, n=16, curve_n=8, curve_points=2, reference_cap=6, batch=4, grid_cols=4,
+                   readme=str(readme))
+    return bench.make_config("quick", **{**options, **kw})
+
+
+def test_bench_end_to_end(tmp_path, bench_setup, one_thread):
+    data, sources, readme = bench_setup
+    cfg = _config(tmp_path, data, sources, readme)
+    cache = FeatureCache(tmp_path / "features")
+    results = bench.run_bench(cfg, extractor=PooledPixels(), cache=cache)
+    out = tmp_path / "out"
+
+    # One JSON per run, with costs and metrics; plus the source and the real-vs-real floor.
+    names = ["tiny-4shot-recommended-seed0", "tiny-4shot-from-scratch-seed0", "tiny-4shot-source-seed0"]
+    for name in names:
+        assert (out / "runs" / f"{name}.json").is_file(), name
+        assert (out / "runs" / f"{name}.png").is_file(), name
+    run = json.loads((out / "runs" / "tiny-4shot-recommended-seed0.json").read_text())
+    assert run["status"] == "ok", run["error"]
+    assert run["steps"] > 0 and run["images_seen"] == run["steps"] * 4
+    assert 1.5 <= run["wall_clock"] <= 6.0  # the budget binds (first segment includes setup)
+    assert run["sec_per_step"] > 0 and run["device"] and run["reference_size"] == 6
+    assert run["metrics"]["n"] == 16 and run["metrics"]["reference_n"] == 6
+    assert set(run["metrics"]) >= {"kid", "fid", "precision", "recall", "memorisation", "diversity"}
+    assert [p["n"] for p in run["curve"]] == [8, 16]
+    assert run["curve"][0]["seconds"] < run["curve"][1]["seconds"]
+    floor = json.loads((out / "runs" / "tiny-real-vs-real.json").read_text())
+    assert floor["kind"] == "floor" and floor["metrics"]["kid"] is not None
+
+    # Aggregates, the markdown table, the plot and the grid.
+    rows = {(r["shots"], r["row"]): r for r in results["rows"]}
+    assert set(rows) == {(None, "real vs real (floor)"), (4, "source (unadapted)"), (4, "recommended"),
+                         (4, "from scratch")}
+    assert json.loads((out / "results.json").read_text())["rows"][0]["kind"] == "floor"
+    table = (out / "results.md").read_text()
+    for row in ("| tiny | 4 | recommended |", "| tiny | 4 | from scratch |", "| tiny | 4 | source (unadapted) |",
+                "| tiny | all | real vs real (floor) |"):
+        assert row in table
+    for png in ("kid_vs_time.png", "grids/tiny-4shot.png"):
+        assert (out / png).stat().st_size > 1000, png
+
+    # README: only the text between the markers changed.
+    text = readme.read_text()
+    assert "old table" not in text and "| tiny | 4 | recommended |" in text
+    assert text.startswith("# Title\n\nBefore.\n\n" + START) and text.endswith(END + "\n\nAfter.\n")
+
+    # Resumable: a second call trains nothing and keeps the same JSON.
+    before = (out / "runs" / "tiny-4shot-recommended-seed0.json").read_text()
+    again = bench.run_bench(cfg, extractor=PooledPixels(), cache=cache)
+    assert (out / "runs" / "tiny-4shot-recommended-seed0.json").read_text() == before
+    assert len(again["rows"]) == 4
+
+
+def test_readme_without_markers_is_left_alone(tmp_path):
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"settings": {}, "rows": []}))
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers\n")
+    assert write_readme_table(results, readme) is False
+    assert readme.read_text() == "# no markers\n"
+
+
+def test_config_from_cli_args():
+    args = argparse.Namespace(command="bench", config="quick", out=None, targets=["faces-lorelei", "x=emoji"],
+                              presets=["FreezeD"], shots_list=[5], seeds=[3, 4], budget_seconds=7.0, force=True,
+                              n=None, no_readme=True)
+    cfg = bench.config_from_args(args)
+    assert cfg.targets == {"faces-lorelei": "faces", "x": "emoji"} and cfg.presets == ["FreezeD"]
+    assert (cfg.shots, cfg.seeds, cfg.budget_s, cfg.force, cfg.n, cfg.readme) == ([5], [3, 4], 7.0, True, 100, None)
+    assert bench.config_from_args(argparse.Namespace(config="full", out="x")).budget_s == 180.0
+    with pytest.raises(ValueError, match="which source"):
+        bench.parse_targets(["unknown-set"])
+
+
+def test_bad_setup_fails_fast(tmp_path, bench_setup):
+    data, sources, readme = bench_setup
+    with pytest.raises(ValueError, match="unknown preset"):
+        bench.run_bench(_config(tmp_path, data, sources, readme, presets=["nope"]), extractor=PooledPixels())
+    with pytest.raises(FileNotFoundError, match="target-tiny.zip"):
+        bench.run_bench(_config(tmp_path, tmp_path, sources, readme, data_dir=str(tmp_path)),
+                        extractor=PooledPixels())

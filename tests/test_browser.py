@@ -1,0 +1,146 @@
+"""The real page in headless Chromium: upload, train a few steps, explore; screenshots for the README.
+
+Uses the tiny test sources by default. For README screenshots with real models run
+  TGAN_SCREENSHOT_SOURCES=checkpoints TGAN_SCREENSHOT_STEPS=60 python -m pytest tests/test_browser.py
+which walks through the same steps on the first real source and the matching example set.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import app
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if not Path(CHROMIUM).is_file():
+    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (pip) is not installed")
+
+
+@pytest.fixture(scope="module")
+def app_page_url(app_checkpoints):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TGAN_CHECKPOINTS", os.environ.get("TGAN_SCREENSHOT_SOURCES") or str(app_checkpoints))
+    demo = app.build_demo()
+    demo.queue()
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options())
+    yield url
+    demo.close()
+    mp.undo()
+
+
+REAL = os.environ.get("TGAN_SCREENSHOT_SOURCES")
+STEPS = os.environ.get("TGAN_SCREENSHOT_STEPS", "3")
+EXAMPLE_FOR = {"emoji": "Emoji, 3D animals", "faces": "Faces, lorelei line art", "kanji": "Kanji, gyosho brush"}
+
+
+def shot(page, name: str) -> None:
+    """Full-page screenshot without the transient toasts, once every image has loaded."""
+    page.wait_for_function("() => [...document.querySelectorAll('img')].every(i => i.complete)")
+    page.evaluate("() => document.querySelectorAll('.toast-wrap, .toast-body').forEach(t => t.remove())")
+    page.screenshot(path=str(SHOTS / name), full_page=True)
+
+
+def set_number(page, elem_id: str, value: str) -> None:
+    """Type into a slider's number box; retried because a freshly opened accordion may re-mount
+    its children once and drop the first edit."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    for _ in range(10):
+        box.fill(value)
+        box.press("Enter")
+        page.wait_for_timeout(300)
+        if box.input_value() == value:
+            return
+    raise AssertionError(f"#{elem_id} did not keep the value {value}")
+
+
+def img_src(page, elem_id: str) -> str | None:
+    loc = page.locator(f"#{elem_id} img")
+    return loc.first.get_attribute("src") if loc.count() else None
+
+
+def test_walkthrough(app_page_url, app_image_files):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)
+        page.goto(app_page_url)
+        page.locator("button").first.wait_for()  # an upload before the app is live is lost
+
+        # 1. images: good files plus a duplicate, a text file and a broken PNG
+        page.locator("input[type=file]").first.set_input_files([str(f) for f in app_image_files["all"]])
+        summary = page.locator("#upload_summary")
+        sync_api.expect(summary).to_contain_text("8 images ready")
+        sync_api.expect(summary).to_contain_text("notes.txt")
+        sync_api.expect(page.locator("#images_gallery img")).to_have_count(8)
+        if REAL:  # nicer pictures: the example set that matches the first real source
+            first = sorted(p.name for p in Path(REAL).iterdir() if (p / "config.json").is_file())[0]
+            page.get_by_role("button", name=EXAMPLE_FOR.get(first, "Emoji, 3D animals")).click()
+            sync_api.expect(summary).to_contain_text("16 images ready")
+        shot(page, "01-images.png")
+
+        # 2. source and strategy: a tiny run (3 steps, batch 4)
+        page.get_by_role("tab", name="2 · Source and strategy").click()
+        sync_api.expect(page.locator("#source_preview img")).to_be_visible()
+        page.locator("#advanced").get_by_text("Advanced").click()
+        set_number(page, "steps", STEPS)
+        set_number(page, "batch_size", "4")
+        shot(page, "02-source-strategy.png")
+
+        # 3. fine-tune
+        page.get_by_role("tab", name="3 · Fine-tune").click()
+        page.locator("#start").click()
+        sync_api.expect(page.locator("#status")).to_contain_text("Done", timeout=300_000)
+        sync_api.expect(page.locator("#samples img")).to_be_visible()
+        sync_api.expect(page.locator("#source_samples img")).to_be_visible()
+        sync_api.expect(page.locator("#download_run")).to_contain_text(".zip")
+        shot(page, "03-training.png")
+
+        # 4. explore: moving the interpolation slider redraws the image
+        page.get_by_role("tab", name="4 · Explore").click()
+        sync_api.expect(page.locator("#explore_model")).to_contain_text("fine-tuned model")
+        sync_api.expect(page.locator("#seed_gallery img")).to_have_count(16)
+        sync_api.expect(page.locator("#interp_img img")).to_be_visible()
+        before = img_src(page, "interp_img")
+        set_number(page, "interp_t", "0.5")
+        page.wait_for_function(
+            "before => { const i = document.querySelector('#interp_img img'); return i && i.src !== before; }",
+            arg=before)
+        assert img_src(page, "interp_img") != before
+        page.locator("#seed_gallery button.thumbnail-item").nth(2).click()  # select seed 2
+        sync_api.expect(page.locator("#selected_seed input")).to_have_value("2")
+        page.locator("#make_gif").click()
+        sync_api.expect(page.locator("#anim_gif img")).to_be_visible()
+        shot(page, "04-explore.png")
+        browser.close()
+
+
+def test_stop_button_keeps_the_model(app_page_url, app_image_files):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)
+        page.goto(app_page_url)
+        page.locator("button").first.wait_for()
+        page.locator("input[type=file]").first.set_input_files([str(f) for f in app_image_files["good"]])
+        sync_api.expect(page.locator("#upload_summary")).to_contain_text("8 images ready")
+        page.get_by_role("tab", name="2 · Source and strategy").click()
+        page.locator("#advanced").get_by_text("Advanced").click()
+        set_number(page, "steps", "3000")
+        set_number(page, "batch_size", "4")
+        page.get_by_role("tab", name="3 · Fine-tune").click()
+        page.locator("#start").click()
+        sync_api.expect(page.locator("#status")).to_contain_text("Training on")
+        page.locator("#stop").click()  # cancels the stream and sets the session's stop flag
+        sync_api.expect(page.locator("#status")).to_contain_text("Stopped at step")
+        sync_api.expect(page.locator("#download_run")).to_contain_text(".zip")
+        page.get_by_role("tab", name="4 · Explore").click()
+        sync_api.expect(page.locator("#explore_model")).to_contain_text("fine-tuned model")
+        browser.close()

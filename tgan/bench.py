@@ -1,0 +1,300 @@
+"""`tgan bench`: every preset, same wall-clock budget, few shots, scored on the held-out images.
+
+Per target set (target-NAME.zip, adapted from a source) and (shots, seed): pick_shots draws the K
+shots, the rest of the set (a seeded subset of at most `reference_cap`) is the reference. Each
+preset trains until a threading.Timer sets the stop flag, in `curve_points` segments (saved and
+resumed between them, the resume not charged) so KID is also measured along the way. Reference
+rows: the unadapted source, and real-vs-real halves (the floor). One JSON per run in OUT/runs/;
+existing ones are skipped (resumable) unless force. Reports are written by tgan.bench_report."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__, bench_report
+from .config import TrainConfig
+from .data import DataError, load_images, pick_shots
+from .events import Failed, Finished, Started, Step
+from .models import load_model, load_source
+from .paths import CHECKPOINTS, REPO_ROOT
+from .sampling import sample_seeds
+from .strategies import DEFAULT_PRESET, PRESETS, resolve
+from .trainer import train
+
+# target set name (target-NAME.zip) -> the bundled source it is adapted from
+TARGETS = {"emoji-3d-animals": "emoji", "faces-lorelei": "faces", "kanji-gyosho": "kanji"}
+DEFAULT_DATA_DIR = Path(os.environ.get("TGAN_DATA", REPO_ROOT.parent / "shared" / "data"))
+MAX_STEPS = TrainConfig.LIMITS["steps"][1]  # so the wall-clock budget is what ends a run
+SAME = ("budget_s", "reference_cap", "feature_extractor")  # a resume reuses runs that match these
+log = functools.partial(print, "[bench]", file=sys.stderr, flush=True)
+
+
+@dataclass
+class BenchConfig:
+    name: str = "full"
+    targets: dict[str, str] = field(default_factory=lambda: dict(TARGETS))
+    shots: list[int] = field(default_factory=lambda: [10, 25])
+    seeds: list[int] = field(default_factory=lambda: [0, 1])
+    presets: list[str] = field(default_factory=lambda: list(PRESETS))
+    budget_s: float = 180.0  # training wall-clock per run, the same for every preset
+    n: int = 500  # generated samples scored per finished run
+    curve_points: int = 3  # KID measured after each 1/curve_points of the budget
+    curve_n: int = 100  # samples for the intermediate curve points
+    reference_cap: int = 500  # at most this many held-out images as the reference
+    batch: int = TrainConfig.batch_size
+    grid_cols: int = 10
+    data_dir: str = str(DEFAULT_DATA_DIR)
+    sources: str = str(CHECKPOINTS)
+    out: str = "benchmarks"
+    force: bool = False
+    readme: str | None = str(REPO_ROOT / "README.md")
+
+
+def make_config(name: str = "full", **overrides) -> BenchConfig:
+    """`full` (the published table) or `quick` (a smoke run of a minute or two); None = keep."""
+    if name == "quick":
+        base = BenchConfig(name="quick", targets={"emoji-3d-animals": "emoji"}, shots=[10], seeds=[0],
+                           presets=[DEFAULT_PRESET, "TransferGAN", "from scratch"], budget_s=20.0,
+                           n=100, curve_points=2, curve_n=50, out="benchmarks/quick", readme=None)
+    elif name == "full":
+        base = BenchConfig()
+    else:
+        raise ValueError(f"unknown benchmark config {name!r}; use full or quick")
+    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def parse_targets(items) -> dict[str, str]:
+    """["emoji-3d-animals", "tiny=mysource"] -> {target: source}; known targets need no source."""
+    out = {}
+    for item in items:
+        name, _, source = str(item).partition("=")
+        name = name.removeprefix("target-").removesuffix(".zip")
+        if not (source or name in TARGETS):
+            raise ValueError(f"target {name!r}: say which source it adapts from, e.g. {name}=emoji "
+                             f"(known targets: {', '.join(TARGETS)})")
+        out[name] = source or TARGETS[name]
+    return out
+
+
+def run_name(target: str, shots: int, row: str, seed: int) -> str:
+    """runs/<target>-<shots>shot-<row slug>-seed<s>: "from scratch" -> "from-scratch"."""
+    return f"{target}-{shots}shot-{re.sub(r'[^a-z0-9]+', '-', row.lower()).strip('-')}-seed{seed}"
+
+
+def _check(cfg: BenchConfig) -> None:
+    """Fail in seconds, not hours in: every file, source and preset must exist up front."""
+    for preset in cfg.presets:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+    for target, source in cfg.targets.items():
+        if not (Path(cfg.data_dir) / f"target-{target}.zip").is_file():
+            raise FileNotFoundError(f"no target-{target}.zip in {cfg.data_dir} (set --data-dir)")
+        if not (Path(cfg.sources) / source / "config.json").is_file():
+            raise FileNotFoundError(f"no source model {source!r} in {cfg.sources} (set --sources)")
+    if min(cfg.shots) < 1 or cfg.budget_s <= 0 or min(cfg.n, cfg.curve_n, cfg.curve_points) < 1:
+        raise ValueError("shots, budget, n, curve points and curve n must all be positive")
+
+
+def split_target(full, shots: int, seed: int, cap: int):
+    """(K shots drawn by seed, all the other images, the reference: a seeded <= cap subset of those)."""
+    if shots >= len(full.names):
+        raise DataError(f"{shots} shots leave no held-out images (the set has {len(full.names)})")
+    shot_set, heldout = pick_shots(full, shots, seed)
+    pick = torch.randperm(len(heldout.names), generator=torch.Generator().manual_seed(seed))[:cap]
+    return shot_set, heldout, heldout.images[pick.sort().values]
+
+
+class Scorer:
+    """Features of real sets via the on-disk cache, generated ones fresh; all metrics from features."""
+
+    def __init__(self, extractor=None, cache=None):
+        from . import metrics  # Inception is heavy: only import when benchmarking
+
+        self.m = metrics
+        self.extractor = extractor if extractor is not None else metrics.InceptionFeatures()
+        self.cache = cache if cache is not None else metrics.FeatureCache()
+
+    def real(self, images_uint8: torch.Tensor) -> np.ndarray:
+        return self.cache.features(images_uint8.float() / 127.5 - 1.0, self.extractor)
+
+    def fake(self, images: torch.Tensor) -> np.ndarray:
+        return np.asarray(self.extractor(images), dtype=np.float64)
+
+    def kid(self, fake, real) -> tuple[float, float]:
+        return self.m.kid(fake, real, n_subsets=100, subset_size=min(1000, len(fake), len(real)))
+
+    def score(self, fake, real, train=None) -> dict:
+        kid, kid_std = self.kid(fake, real)
+        precision, recall = self.m.precision_recall(real, fake)
+        memo = self.m.memorisation(fake, train, real) if train is not None else float("nan")
+        return {"kid": kid, "kid_std": kid_std, "fid": self.m.fid(fake, real), "precision": precision,
+                "recall": recall, "memorisation": memo, "diversity": self.m.diversity(fake),
+                "n": len(fake), "reference_n": len(real)}
+
+
+def _train_segments(cfg: BenchConfig, train_cfg: TrainConfig, shots, source, work: Path, on_point) -> dict:
+    """Train for cfg.budget_s of wall-clock in curve_points segments, calling on_point(G_ema,
+    seconds, step, last) after each. Segment 1's timer starts with the call (setup is charged
+    once); later segments resume the saved run and their timer starts at Started."""
+    marks = [cfg.budget_s * (i + 1) / cfg.curve_points for i in range(cfg.curve_points)]
+    out = {"train_seconds": 0.0, "setup_seconds": None, "steps": 0, "device": None, "status": "ok",
+           "error": None, "trainer_sec_per_step": None}
+    for i, mark in enumerate(marks):
+        stop, timer, t0 = threading.Event(), None, time.perf_counter()
+        t_end, ended, remaining = t0, None, max(mark - out["train_seconds"], 0.0)
+
+        def arm():
+            nonlocal timer, t0, t_end
+            t0 = t_end = time.perf_counter()
+            timer = threading.Timer(remaining, stop.set)
+            timer.daemon = True
+            timer.start()
+
+        if i == 0:
+            arm()
+        try:
+            for ev in train(train_cfg, shots, work, source=source, stop=stop, resume=i > 0):
+                if isinstance(ev, Started):
+                    out["device"] = ev.device
+                    if i == 0:
+                        out["setup_seconds"] = time.perf_counter() - t0
+                    else:
+                        arm()
+                elif isinstance(ev, Step):
+                    t_end, out["steps"], out["trainer_sec_per_step"] = time.perf_counter(), ev.step, ev.sec_per_step
+                elif isinstance(ev, (Finished, Failed)):
+                    ended = ev
+        finally:
+            if timer is not None:
+                timer.cancel()
+        out["train_seconds"] += t_end - t0
+        if isinstance(ended, Failed):  # diverged: score the last good weights; else no result
+            out.update(status="diverged" if ended.path else "failed", error=ended.message)
+            if not ended.path:
+                return out
+        last = i == len(marks) - 1 or out["status"] != "ok"
+        on_point(load_model(work).G_ema, out["train_seconds"], out["steps"], last)
+        if last:
+            return out
+    return out
+
+
+def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats, train_feats, source, out):
+    name = run_name(target, shots_n, preset, seed)
+    train_cfg = TrainConfig(steps=MAX_STEPS, batch_size=cfg.batch, seed=seed, save_every=0,
+                            sample_every=TrainConfig.LIMITS["sample_every"][1], strategies=resolve(preset))
+    curve, final, eval_s = [], {}, [0.0]
+
+    def on_point(G, seconds, step, last):
+        t = time.perf_counter()
+        fake = sample_seeds(G, range(cfg.n if last else cfg.curve_n))
+        feats = scorer.fake(fake)
+        kid, kid_std = scorer.kid(feats, ref_feats)
+        curve.append({"seconds": seconds, "step": step, "kid": kid, "kid_std": kid_std, "n": len(fake)})
+        if last:
+            final.update(scorer.score(feats, ref_feats, train_feats))
+            bench_report.save_strip(fake[:cfg.grid_cols], out / "runs" / f"{name}.png")
+        eval_s[0] += time.perf_counter() - t
+
+    log(f"{name}: training {cfg.budget_s:g} s ({' + '.join(resolve(preset))})")
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"tgan-bench-{name}-") as work:
+            trained = _train_segments(cfg, train_cfg, shot_set.images, source, Path(work), on_point)
+    except Exception as exc:  # noqa: BLE001 - one broken preset (e.g. a missing package) must not end the bench
+        trained = {"train_seconds": 0.0, "steps": 0, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    steps = trained["steps"]
+    record = {"kind": "preset", "row": preset, "strategies": resolve(preset), **trained,
+              "wall_clock": trained["train_seconds"], "images_seen": steps * cfg.batch, "batch": cfg.batch,
+              "sec_per_step": trained["train_seconds"] / steps if steps else None,
+              "eval_seconds": eval_s[0], "metrics": final, "curve": curve}
+    log(f"{name}: {steps} steps, KID {final.get('kid', float('nan')):.4f} ({trained['status']})")
+    return record
+
+
+def run_bench(cfg: BenchConfig, extractor=None, cache=None) -> dict:
+    """Run (or resume) the benchmark; write runs/*.json, results.json/md, plot, grids, README."""
+    _check(cfg)
+    out = Path(cfg.out)
+    scorer = Scorer(extractor, cache)
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("force", "out", "readme")}
+    common = {"budget_s": cfg.budget_s, "reference_cap": cfg.reference_cap, "tgan_version": __version__,
+              "feature_extractor": str(getattr(scorer.extractor, "tag", type(scorer.extractor).__name__))}
+
+    def done(path: Path) -> bool:  # kept unless forced, failed, or made with other settings
+        return not cfg.force and bench_report.is_done(path, {k: common[k] for k in SAME})
+
+    def save(path: Path, record: dict, **meta) -> None:
+        bench_report.write_json(path, {**meta, **common, **record, "created": time.strftime("%Y-%m-%d %H:%M:%S")})
+
+    for target, source_name in cfg.targets.items():
+        source = load_source(Path(cfg.sources) / source_name)
+        res = source.model_config["resolution"]
+        full = load_images(Path(cfg.data_dir) / f"target-{target}.zip", res, max_images=None)
+        meta = {"target": target, "source": source_name, "resolution": res, "target_size": len(full.names)}
+        floor_path = out / "runs" / f"{target}-real-vs-real.json"
+        if not done(floor_path):  # the floor: KID between two disjoint random halves of the set
+            order = torch.randperm(len(full.names), generator=torch.Generator().manual_seed(0))[:2 * cfg.reference_cap]
+            a, b = full.images[order[: len(order) // 2]], full.images[order[len(order) // 2:]]
+            save(floor_path, {"kind": "floor", "row": "real vs real (floor)", "shots": None, "seed": 0,
+                              "metrics": scorer.score(scorer.real(a), scorer.real(b))}, **meta)
+        for shots_n in cfg.shots:
+            for seed in cfg.seeds:
+                shot_set, heldout, reference = split_target(full, shots_n, seed, cfg.reference_cap)
+                names = {p: run_name(target, shots_n, p, seed) for p in ["source", *cfg.presets]}
+                todo = [p for p, nm in names.items() if not done(out / "runs" / f"{nm}.json")]
+                if not todo:
+                    log(f"{target} {shots_n} shots seed {seed}: all runs present, skipped")
+                    continue
+                ref_feats, train_feats = scorer.real(reference), scorer.real(shot_set.images)
+                run_meta = {**meta, "shots": shots_n, "seed": seed, "reference_size": len(reference),
+                            "heldout_size": len(heldout.names), "shot_names": shot_set.names}
+                if "source" in todo:  # the unadapted source against the same held-out reference
+                    fake = sample_seeds(source.G, range(cfg.n))
+                    bench_report.save_strip(fake[:cfg.grid_cols], out / "runs" / f"{names['source']}.png")
+                    save(out / "runs" / f"{names['source']}.json",
+                         {"kind": "source", "row": "source (unadapted)", "wall_clock": 0.0, "steps": 0,
+                          "images_seen": 0, "metrics": scorer.score(scorer.fake(fake), ref_feats, train_feats)},
+                         **run_meta)
+                for preset in (p for p in todo if p != "source"):
+                    record = _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
+                                         train_feats, source, out)
+                    save(out / "runs" / f"{names[preset]}.json", record, **run_meta)
+            first_shots, _ = pick_shots(full, shots_n, cfg.seeds[0])
+            bench_report.write_grid(out, target, shots_n, cfg.seeds[0], ["source", *cfg.presets],
+                                    first_shots.images[:cfg.grid_cols], run_name)
+    results = bench_report.write_reports(out, settings)
+    if cfg.readme:
+        if bench_report.write_readme_table(out / "results.json", cfg.readme):
+            log(f"updated the results table in {cfg.readme}")
+        else:
+            log(f"{cfg.readme}: missing or without <!-- results:start/end --> markers; left alone")
+    log(f"wrote {out / 'results.md'}, {out / 'results.json'}, {out / 'kid_vs_time.png'}, {out / 'grids'}/")
+    return results
+
+
+def config_from_args(args) -> BenchConfig:
+    """argparse namespace from `tgan bench` -> BenchConfig. Options cli.py lacks are treated as unset."""
+    opt = lambda name: getattr(args, name, None)  # noqa: E731
+    targets = parse_targets(opt("targets")) if opt("targets") else None
+    readme = False if opt("no_readme") else opt("readme")
+    cfg = make_config(opt("config") or "full", out=opt("out"), data_dir=opt("data_dir"), sources=opt("sources"),
+                      targets=targets, presets=opt("presets"), shots=opt("shots_list"), seeds=opt("seeds"),
+                      budget_s=opt("budget_seconds"), n=opt("n"), reference_cap=opt("reference_cap"),
+                      curve_points=opt("curve_points"), batch=opt("batch"), force=bool(opt("force")) or None)
+    return dataclasses.replace(cfg, readme=None) if readme is False else (
+        dataclasses.replace(cfg, readme=readme) if readme else cfg)
+
+
+def run_bench_cli(args) -> None:
+    run_bench(config_from_args(args))

@@ -1,0 +1,268 @@
+"""What `tgan bench` writes from its per-run JSONs: results.json (per-row aggregates over seeds),
+results.md (a markdown table), kid_vs_time.png, side-by-side sample grids, and the results table
+inside README.md between <!-- results:start --> and <!-- results:end -->."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from .sampling import grid_image
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+METRICS = ("kid", "kid_std", "fid", "precision", "recall", "memorisation", "diversity")
+KIND_ORDER = {"floor": 0, "source": 1, "preset": 2, "peer": 3}  # peer: benchmarks/peer_lightweight_gan.py
+LABEL_WIDTH = 130
+
+
+# ------------------------------------------------------------------------------ sample grids
+
+def save_strip(images: torch.Tensor, path) -> None:
+    """One row of samples (N, 3, R, R) in [-1, 1] as a PNG: a row of the side-by-side grid."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    grid_image(images, nrow=max(1, len(images))).save(path)
+
+
+def write_grid(out, target: str, shots: int, seed: int, rows: list[str], shot_images: torch.Tensor,
+               run_name) -> Path | None:
+    """grids/<target>-<shots>shot.png: one labelled row per run (seed `seed`) + the real shots.
+    Rows are `rows` in order, then any other strip of that setting in runs/ (e.g. a peer's)."""
+    runs, strips = Path(out) / "runs", []
+    paths = {runs / f"{run_name(target, shots, row, seed)}.png": row for row in rows}
+    for path in sorted(runs.glob(f"{target}-{shots}shot-*-seed{seed}.png")):
+        if path not in paths:
+            record = path.with_suffix(".json")
+            paths[path] = json.loads(record.read_text()).get("row", path.stem) if record.is_file() else path.stem
+    for path, row in paths.items():
+        if path.is_file():
+            with Image.open(path) as img:
+                strips.append(("source (unadapted)" if row == "source" else row, img.convert("RGB")))
+    real = shot_images.float() / 127.5 - 1.0
+    strips.append((f"real shots (seed {seed})", grid_image(real, nrow=max(1, len(real)))))
+    width = LABEL_WIDTH + max(img.width for _, img in strips)
+    canvas = Image.new("RGB", (width, sum(img.height for _, img in strips)), "white")
+    draw, font, y = ImageDraw.Draw(canvas), ImageFont.load_default(), 0
+    for label, img in strips:
+        canvas.paste(img, (LABEL_WIDTH, y))
+        for k, part in enumerate(textwrap.wrap(label, 20)[:2]):
+            draw.text((4, y + img.height // 2 - 12 + 12 * k), part, fill="black", font=font)
+        y += img.height
+    path = Path(out) / "grids" / f"{target}-{shots}shot.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
+    return path
+
+
+# ------------------------------------------------------------------------------ aggregation
+
+def _stats(values) -> tuple[float, float]:
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not vals:
+        return float("nan"), float("nan")
+    return float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+
+
+def load_runs(out) -> list[dict]:
+    runs = []
+    for path in sorted((Path(out) / "runs").glob("*.json")):
+        try:
+            runs.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue  # a foreign or damaged file is not a result
+    return runs
+
+
+def aggregate(runs: list[dict], settings: dict | None = None) -> dict:
+    """Per (target, shots, row): mean and std over seeds of every metric and of the costs."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        groups.setdefault((r["target"], r.get("shots"), r["row"]), []).append(r)
+    targets = list((settings or {}).get("targets", {})) + sorted({r["target"] for r in runs})
+    presets = list((settings or {}).get("presets", []))
+
+    def order(key):
+        first = groups[key][0]
+        rank = presets.index(key[2]) if key[2] in presets else len(presets)
+        return (targets.index(key[0]), KIND_ORDER.get(first["kind"], 3), key[1] or 0, rank, key[2])
+
+    rows = []
+    for key in sorted(groups, key=order):
+        rs = sorted(groups[key], key=lambda r: r.get("seed", 0))
+        row = {"target": key[0], "shots": key[1], "row": key[2], "kind": rs[0]["kind"],
+               "seeds": [r.get("seed") for r in rs], "failed": sum(r.get("status") == "failed" for r in rs),
+               "errors": sorted({r["error"] for r in rs if r.get("error")}),
+               "reference_size": _stats(r.get("reference_size") for r in rs)[0]}
+        for name in METRICS:
+            row[name], row[f"{name}_spread"] = _stats(r.get("metrics", {}).get(name) for r in rs)
+        for name in ("wall_clock", "steps", "images_seen", "sec_per_step", "eval_seconds"):
+            row[name], row[f"{name}_spread"] = _stats(r.get(name) for r in rs)
+        curves = [r.get("curve") or [] for r in rs]
+        points = min((len(c) for c in curves), default=0)
+        row["curve"] = [{"seconds": _stats(c[j]["seconds"] for c in curves)[0],
+                         "kid": _stats(c[j]["kid"] for c in curves)[0]} for j in range(points)]
+        rows.append(row)
+    return {"settings": settings or {}, "devices": sorted({r["device"] for r in runs if r.get("device")}),
+            "budgets_s": sorted({r["budget_s"] for r in runs if r.get("kind") == "preset"}),
+            "reference_cap": sorted({r.get("reference_cap") for r in runs if r.get("reference_cap")}),
+            "feature_extractors": sorted({r.get("feature_extractor", "?") for r in runs}), "rows": rows}
+
+
+# ------------------------------------------------------------------------------ tables
+
+def clean(obj):
+    """Strict JSON: NaN/inf (no value, e.g. memorisation without held-out images) become null."""
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj.item() if isinstance(obj, np.generic) else obj
+
+
+def _ok(value) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _num(value, digits: int = 3, scale: float = 1.0) -> str:
+    return f"{value * scale:.{digits}f}" if _ok(value) else "–"
+
+
+def markdown_table(results: dict) -> str:
+    """The results table with a header that says how it was measured."""
+    s = results.get("settings", {})
+    budgets = ", ".join(f"{b:g}" for b in results.get("budgets_s", [])) or "?"
+    caps = ", ".join(str(c) for c in results.get("reference_cap", [])) or "?"
+    lines = [
+        f"Every preset trained for the same **{budgets} s** of wall-clock (steps uncapped) on "
+        f"{'; '.join(results.get('devices', [])) or 'unknown device'}. Scores from {s.get('n', '?')} "
+        f"samples against the target's held-out images (all images not drawn as shots, capped at "
+        f"**{caps}** for time). KID ×10³ is mean ± std over seeds {s.get('seeds', '?')}; the other "
+        f"columns are means. `real vs real` is KID between two halves of the target (the floor); "
+        f"`source (unadapted)` is the pretrained source before any training. Features: "
+        f"{', '.join(results.get('feature_extractors', []))}. Lower KID/FID is better; memorisation "
+        f"≈1 is healthy, >1 means copying the shots. **Bold**: best KID per target and shots.",
+        "",
+        "| target | shots | row | KID ×10³ | FID | precision | recall | memorisation | diversity "
+        "| wall-clock (s) | steps | images seen |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    best = {}
+    for r in results["rows"]:
+        if r["kind"] == "preset" and _ok(r["kid"]):
+            key = (r["target"], r["shots"])
+            best[key] = min(best.get(key, math.inf), r["kid"])
+    for r in results["rows"]:
+        kid = _num(r["kid"], 2, 1e3)
+        if len(r["seeds"]) > 1 and kid != "–":
+            kid += f" ± {_num(r['kid_spread'], 2, 1e3)}"
+        if r["kind"] == "preset" and best.get((r["target"], r["shots"])) == r["kid"]:
+            kid = f"**{kid}**"
+        name = r["row"] + (f" ({r['failed']} failed)" if r["failed"] else "")
+        seen = f"{r['images_seen']:,.0f}" if _ok(r["images_seen"]) else "–"
+        steps = f"{r['steps']:,.0f}" if _ok(r["steps"]) else "–"
+        lines.append(
+            f"| {r['target']} | {r['shots'] if r['shots'] is not None else 'all'} | {name} | {kid} "
+            f"| {_num(r['fid'], 1)} | {_num(r['precision'], 2)} | {_num(r['recall'], 2)} "
+            f"| {_num(r['memorisation'], 2)} | {_num(r['diversity'], 2)} | {_num(r['wall_clock'], 0)} "
+            f"| {steps} | {seen} |")
+    return "\n".join(lines)
+
+
+def write_json(path, record: dict) -> None:
+    """Atomically: a crash never leaves a half-written run JSON that a resume would skip."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(clean(record), indent=2))
+    os.replace(tmp, path)
+
+
+def is_done(path, expect: dict) -> bool:
+    """A run JSON that can be reused: readable, not "failed", and made with the `expect` settings."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return record.get("status") != "failed" and all(record.get(k) == v for k, v in expect.items())
+
+
+def write_readme_table(results_path, readme_path) -> bool:
+    """Replace the text between the results markers in README; False when they are missing."""
+    readme = Path(readme_path)
+    if not readme.is_file():
+        return False
+    text = readme.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
+    if not pattern.search(text):
+        return False
+    table = markdown_table(json.loads(Path(results_path).read_text()))
+    new = pattern.sub(lambda _: f"{START}\n{table}\n{END}", text, count=1)
+    tmp = readme.with_name(readme.name + ".tmp")
+    tmp.write_text(new, encoding="utf-8")
+    os.replace(tmp, readme)
+    return True
+
+
+# ------------------------------------------------------------------------------ plot
+
+def plot_kid_vs_time(results: dict, path) -> Path:
+    """One panel per (target, shots): KID along training wall-clock for each preset, with the
+    unadapted source (dashed) and the real-vs-real floor (dotted) as horizontal lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = results["rows"]
+    targets = list(dict.fromkeys(r["target"] for r in rows))
+    shots = sorted({r["shots"] for r in rows if r["shots"] is not None}) or [None]
+    fig, axes = plt.subplots(len(targets), len(shots), figsize=(max(7, 5 * len(shots)), 3.6 * len(targets)),
+                             squeeze=False)
+    colours = {}
+    for i, target in enumerate(targets):
+        floor = [r["kid"] for r in rows if r["target"] == target and r["kind"] == "floor"]
+        for j, k in enumerate(shots):
+            ax = axes[i][j]
+            for r in rows:
+                if r["target"] != target or r["shots"] != k:
+                    continue
+                if r["kind"] == "source" and _ok(r["kid"]):
+                    ax.axhline(r["kid"], color="grey", ls="--", lw=1, label="source (unadapted)")
+                elif r["curve"]:
+                    c = colours.setdefault(r["row"], f"C{len(colours) % 10}")
+                    ax.plot([p["seconds"] for p in r["curve"]], [p["kid"] for p in r["curve"]], "o-",
+                            color=c, label=r["row"])
+            if floor and _ok(floor[0]):
+                ax.axhline(floor[0], color="black", ls=":", lw=1, label="real vs real (floor)")
+            ax.set_title(f"{target}, {k} shots" if k else target, fontsize=10)
+            ax.set_xlabel("training wall-clock (s)")
+            ax.set_ylabel("KID (lower is better)")
+            ax.grid(alpha=0.3)
+    handles = {}
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(3, len(handles)), fontsize=8,
+               bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.04 + 0.02 * math.ceil(len(handles) / 3), 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def write_reports(out, settings: dict) -> dict:
+    out = Path(out)
+    results = clean(aggregate(load_runs(out), settings))
+    (out / "results.json").write_text(json.dumps(clean(results), indent=2))
+    (out / "results.md").write_text(f"# tgan transfer benchmark ({settings.get('name', '?')})\n\n"
+                                    f"{markdown_table(results)}\n")
+    plot_kid_vs_time(results, out / "kid_vs_time.png")
+    return results
