@@ -34,7 +34,7 @@ from .trainer import train
 
 # target set name (target-NAME.zip) -> the bundled source it is adapted from
 TARGETS = {"emoji-3d-animals": "emoji", "faces-lorelei": "faces", "kanji-gyosho": "kanji"}
-DEFAULT_DATA_DIR = Path(os.environ.get("TGAN_DATA", REPO_ROOT.parent / "shared" / "data"))
+DEFAULT_DATA_DIR = os.environ.get("TGAN_DATA", "")  # the folder with target-*.zip; or --data-dir
 MAX_STEPS = TrainConfig.LIMITS["steps"][1]  # so the wall-clock budget is what ends a run
 SAME = ("budget_s", "reference_cap", "feature_extractor")  # a resume reuses runs that match these
 log = functools.partial(print, "[bench]", file=sys.stderr, flush=True)
@@ -54,23 +54,21 @@ class BenchConfig:
     reference_cap: int = 500  # at most this many held-out images as the reference
     batch: int = TrainConfig.batch_size
     grid_cols: int = 10
-    data_dir: str = str(DEFAULT_DATA_DIR)
+    data_dir: str = DEFAULT_DATA_DIR
     sources: str = str(CHECKPOINTS)
-    out: str = "benchmarks"
+    out: str = str(REPO_ROOT / "benchmarks")
     force: bool = False
     readme: str | None = str(REPO_ROOT / "README.md")
 
 
 def make_config(name: str = "full", **overrides) -> BenchConfig:
     """`full` (the published table) or `quick` (a smoke run of a minute or two); None = keep."""
-    if name == "quick":
-        base = BenchConfig(name="quick", targets={"emoji-3d-animals": "emoji"}, shots=[10], seeds=[0],
-                           presets=[DEFAULT_PRESET, "TransferGAN", "from scratch"], budget_s=20.0,
-                           n=100, curve_points=2, curve_n=50, out="benchmarks/quick", readme=None)
-    elif name == "full":
-        base = BenchConfig()
-    else:
+    if name not in ("full", "quick"):
         raise ValueError(f"unknown benchmark config {name!r}; use full or quick")
+    base = BenchConfig() if name == "full" else BenchConfig(
+        name="quick", targets={"emoji-3d-animals": "emoji"}, shots=[10], seeds=[0], budget_s=20.0, n=100,
+        presets=[DEFAULT_PRESET, "TransferGAN", "from scratch"], curve_points=2, curve_n=50,
+        out=str(REPO_ROOT / "benchmarks" / "quick"), readme=None)
     return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -120,7 +118,6 @@ class Scorer:
 
     def __init__(self, extractor=None, cache=None):
         from . import metrics  # Inception is heavy: only import when benchmarking
-
         self.m = metrics
         self.extractor = extractor if extractor is not None else metrics.InceptionFeatures()
         self.cache = cache if cache is not None else metrics.FeatureCache()
@@ -198,7 +195,7 @@ def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
 
     def on_point(G, seconds, step, last):
         t = time.perf_counter()
-        fake = sample_seeds(G, range(cfg.n if last else cfg.curve_n))
+        fake = sample_seeds(G, range(cfg.n if last else min(cfg.curve_n, cfg.n)))
         feats = scorer.fake(fake)
         kid, kid_std = scorer.kid(feats, ref_feats)
         curve.append({"seconds": seconds, "step": step, "kid": kid, "kid_std": kid_std, "n": len(fake)})
@@ -287,14 +284,17 @@ def config_from_args(args) -> BenchConfig:
     """argparse namespace from `tgan bench` -> BenchConfig. Options cli.py lacks are treated as unset."""
     opt = lambda name: getattr(args, name, None)  # noqa: E731
     targets = parse_targets(opt("targets")) if opt("targets") else None
-    readme = False if opt("no_readme") else opt("readme")
     cfg = make_config(opt("config") or "full", out=opt("out"), data_dir=opt("data_dir"), sources=opt("sources"),
                       targets=targets, presets=opt("presets"), shots=opt("shots_list"), seeds=opt("seeds"),
                       budget_s=opt("budget_seconds"), n=opt("n"), reference_cap=opt("reference_cap"),
-                      curve_points=opt("curve_points"), batch=opt("batch"), force=bool(opt("force")) or None)
-    return dataclasses.replace(cfg, readme=None) if readme is False else (
-        dataclasses.replace(cfg, readme=readme) if readme else cfg)
+                      curve_points=opt("curve_points"), batch=opt("batch"), force=bool(opt("force")) or None,
+                      readme=opt("readme"))
+    return dataclasses.replace(cfg, readme=None) if opt("no_readme") else cfg
 
 
 def run_bench_cli(args) -> None:
-    run_bench(config_from_args(args))
+    try:
+        run_bench(config_from_args(args))
+    except KeyboardInterrupt:
+        raise SystemExit("tgan bench: interrupted; finished runs are kept in runs/, "
+                         "the same command resumes") from None

@@ -200,8 +200,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_eval)
 
     s = sub.add_parser("bench", help="run the transfer benchmark and write benchmarks/")
-    s.add_argument("--config", default="full", help="benchmark size: full or quick")
-    s.add_argument("--out", default="benchmarks")
+    s.add_argument("--config", default="full", choices=("full", "quick"),
+                   help="full: the published table (hours); quick: a smoke run of a few minutes")
+    s.add_argument("--out", default=None, help="output folder (default: benchmarks/, or benchmarks/quick/ for quick)")
+    s.add_argument("--data-dir", default=None, help="folder with the target-*.zip sets (default: $TGAN_DATA)")
+    s.add_argument("--sources", default=None, help="folder with the source models (default: the bundled checkpoints/)")
+    s.add_argument("--targets", nargs="+", default=None, metavar="NAME[=SOURCE]",
+                   help="target sets (target-NAME.zip); a set tgan does not know needs =SOURCE")
+    s.add_argument("--presets", nargs="+", default=None, help="presets to compare (default: all; quote names with spaces)")
+    s.add_argument("--shots", dest="shots_list", type=int, nargs="+", default=None, help="shot counts (default: 10 25)")
+    s.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 0 1)")
+    s.add_argument("--budget-seconds", type=float, default=None, help="training wall-clock per run (default: 180)")
+    s.add_argument("--n", type=int, default=None, help="samples scored per run (default: 500)")
+    s.add_argument("--reference-cap", type=int, default=None,
+                   help="at most this many held-out images as the reference (default: 500)")
+    s.add_argument("--curve-points", type=int, default=None, help="KID after each 1/P of the budget (default: 3)")
+    s.add_argument("--batch", type=int, default=None, help="batch size (default: 16)")
+    s.add_argument("--force", action="store_true", help="re-run runs whose JSON already exists")
+    s.add_argument("--readme", default=None,
+                   help="README whose results markers get the table (default: the repo's, for --config full)")
+    s.add_argument("--no-readme", action="store_true", help="leave every README alone")
     s.set_defaults(fn=cmd_bench)
     return p
 
