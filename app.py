@@ -1,7 +1,7 @@
 """tgan web app: upload a few images, fine-tune a pretrained GAN live, explore the result.
 
 Handlers are plain functions (testable without a browser); the UI is built in build_demo().
-Non-UI logic lives in tgan/app_support.py. Runs locally (`python app.py`) and as a HF Space.
+Non-UI logic lives in the tgan/appkit package. Runs locally (`python app.py`) and as a HF Space.
 """
 import os
 
@@ -28,7 +28,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from tgan import DEFAULT_PRESET, PRESETS, STRATEGIES, Failed, describe_device, pick_device  # noqa: E402
-from tgan import app_support as sup  # noqa: E402
+from tgan import appkit as sup  # noqa: E402
 
 log = logging.getLogger("tgan.app")
 EXAMPLES = Path(__file__).resolve().parent / "examples"

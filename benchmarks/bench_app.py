@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gradio_client import Client  # noqa: E402
 
 import app  # noqa: E402
-from tgan import app_support as sup  # noqa: E402
+from tgan import appkit as sup  # noqa: E402
 
 EXAMPLE_FOR = {"emoji": "emoji_3d_animals", "faces": "faces_lorelei", "kanji": "kanji_gyosho"}
 

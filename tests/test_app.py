@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import app
-from tgan import app_support as sup
+from tgan import appkit as sup
 from tgan import sampling
 
 RECOMMENDED = ["transfer_d", "freeze_d", "diffaug"]

@@ -10,7 +10,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 import app
-from tgan import app_support as sup
+from tgan import appkit as sup
 
 
 @pytest.fixture(scope="module")

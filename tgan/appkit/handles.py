@@ -1,0 +1,174 @@
+"""Models for exploring and scoring: ModelHandle (a CPU generator with cached truncation
+centre and PCA directions), the shared source-model cache, and the scoring helpers."""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from .. import sampling
+from ..checkpoint import CONFIG, WEIGHTS
+from ..config import TrainConfig
+from ..data import DataError, ImageSet
+from ..models import load_model
+from ..trainer import fixed_latents
+from .files import load_model_config, model_card_line, source_path
+from .limits import EXPLORE_THREADS, MAX_VIDEO_FRAMES, PCA_COMPONENTS
+from .pictures import display, latent_at
+
+
+# ----------------------------------------------------------------------------- models for exploring
+
+@contextmanager
+def inference_threads():
+    """Run a small inference with EXPLORE_THREADS intra-op threads (in this OS thread only)."""
+    before = torch.get_num_threads()
+    if before != EXPLORE_THREADS:
+        torch.set_num_threads(EXPLORE_THREADS)
+    try:
+        yield
+    finally:
+        if before != EXPLORE_THREADS:
+            torch.set_num_threads(before)
+
+
+class ModelHandle:
+    """A generator kept on CPU in eval mode, with its truncation centre and PCA directions
+    computed once and cached (sliders then cost one synthesis pass)."""
+
+    def __init__(self, G, name: str, path: Path, kind: str, step: int | None = None):
+        self.G, self.name, self.path, self.kind, self.step = G, name, Path(path), kind, step
+        self._w_avg = None
+        self._pca = None
+        self._preview: Image.Image | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def resolution(self) -> int:
+        return self.G.cfg.resolution
+
+    @property
+    def z_dim(self) -> int:
+        return self.G.cfg.z_dim
+
+    def w_avg(self) -> torch.Tensor:
+        with self._lock, inference_threads():
+            if self._w_avg is None:
+                self._w_avg = sampling.mean_w(self.G)
+            return self._w_avg
+
+    def pca(self):
+        """(w_avg, directions (k, w_dim), stds (k,)) of the top PCA_COMPONENTS directions in w."""
+        with self._lock, inference_threads():
+            if self._pca is None:
+                self._pca = sampling.pca_directions(self.G, PCA_COMPONENTS)
+            return self._pca
+
+    def w_for(self, z: torch.Tensor, psi: float) -> torch.Tensor:
+        w_avg = self.w_avg() if psi != 1.0 else None
+        with inference_threads():
+            return sampling.latents_to_w(self.G, z, psi, w_avg)
+
+    def images(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
+        w = self.w_for(z, psi)
+        with inference_threads():
+            return sampling.synthesize(self.G, w)
+
+    def seeds(self, seeds, psi: float = 1.0) -> torch.Tensor:
+        return self.images(sampling.seed_latents(seeds, self.z_dim), psi)
+
+    def along_path(self, seeds, t: float, psi: float = 1.0) -> torch.Tensor:
+        """The image at fraction t of the slerp path through the seeds' latents. (1, 3, R, R)"""
+        return self.images(latent_at(sampling.seed_latents(seeds, self.z_dim), t), psi)
+
+    def edited(self, seed: int, psi: float, amounts) -> torch.Tensor:
+        """One seed moved along the top PCA directions of w, amounts in standard deviations."""
+        _, dirs, stds = self.pca()
+        w = self.w_for(sampling.seed_latents([seed], self.z_dim), psi)
+        with inference_threads():
+            return sampling.synthesize(self.G, sampling.move_along(w, dirs, stds, amounts))
+
+    def video(self, seeds, psi: float, path: Path, frames_per_seed: int = 24, fps: int = 12) -> Path:
+        """A GIF/MP4 (by suffix) along the slerp path through the seeds, upscaled to ~256 px."""
+        frames = min(MAX_VIDEO_FRAMES, frames_per_seed * (len(seeds) - 1) + 1)
+        images = self.images(sampling.path_latents(sampling.seed_latents(seeds, self.z_dim), frames), psi)
+        return sampling.write_video(images, path, fps=fps, scale=max(1, 256 // self.resolution))
+
+    def preview(self) -> Image.Image:
+        """samples.png from the folder when there is one, else a 16-seed grid made now."""
+        with self._lock:
+            if self._preview is None:
+                png = self.path / "samples.png"
+                try:
+                    self._preview = Image.open(png).convert("RGB") if png.is_file() else None
+                except OSError:
+                    self._preview = None
+                if self._preview is None:
+                    with inference_threads():
+                        grid = sampling.grid_image(sampling.sample_seeds(self.G, range(16)))
+                    self._preview = display(grid)
+            return self._preview
+
+    def label(self) -> str:
+        if self.kind == "run":
+            return f"your fine-tuned model (step {self.step})"
+        return f"source model **{self.name}**"
+
+
+_source_cache: dict[str, tuple[tuple, ModelHandle]] = {}
+_source_lock = threading.Lock()
+
+
+def _stamp(folder: Path) -> tuple:
+    """Changes whenever a checkpoint is rewritten (sources refresh while they pretrain)."""
+    stats = [(folder / n).stat() for n in (CONFIG, WEIGHTS) if (folder / n).is_file()]
+    return tuple((s.st_mtime_ns, s.st_size) for s in stats) + ((folder / "samples.png").is_file(),)
+
+
+def source_handle(name: str) -> ModelHandle:
+    """A source's G_ema on CPU, shared by all sessions (read-only), reloaded when it changes."""
+    folder = source_path(name)
+    if folder is None:
+        raise DataError("no source model chosen")
+    stamp = _stamp(folder)
+    with _source_lock:
+        hit = _source_cache.get(str(folder))
+        if hit and hit[0] == stamp:
+            return hit[1]
+    model = load_model(folder, device="cpu")
+    handle = ModelHandle(model.G_ema, name, folder, "source", model.config.get("step"))
+    with _source_lock:
+        _source_cache[str(folder)] = (stamp, handle)
+    return handle
+
+
+def source_summary(name: str | None) -> tuple[Image.Image | None, str]:
+    """(preview grid, markdown) for the source picker."""
+    if not name:
+        return None, "No source: the run starts from random weights (use the *from scratch* preset)."
+    handle = source_handle(name)
+    model = load_model_config(handle.path)
+    line = model_card_line(handle.path) or "(no model card yet)"
+    step = f", {handle.step:,} pretraining steps" if handle.step else ""
+    return handle.preview(), (f"**{name}** — {model.resolution} px, z {model.z_dim}, "
+                              f"G width {model.g_width}{step}.  \n{line}")
+
+
+# ----------------------------------------------------------------------------- scoring
+
+def kid_scores(model: ModelHandle, reference: ImageSet, n_samples: int, seed: int = 10_000) -> dict:
+    """KID (and friends) of n samples vs the uploaded images. Raises ImportError when the metrics
+    module or its Inception weights are unavailable."""
+    from .. import metrics  # heavy (Inception); only imported when someone scores
+
+    samples = model.seeds(range(seed, seed + n_samples))
+    return metrics.evaluate(samples, reference.as_float())
+
+
+def source_grid(handle: ModelHandle, cfg: TrainConfig) -> torch.Tensor:
+    """The source's images for exactly the latents the run's sample grid uses."""
+    with torch.no_grad(), inference_threads():
+        return handle.G(fixed_latents(cfg.grid_size, handle.z_dim, cfg.seed)).float().clamp(-1, 1).cpu()
