@@ -1,6 +1,7 @@
 """Shared fixtures: tiny generated image sets and a tiny source model made by the real trainer."""
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -99,3 +100,20 @@ def app_image_files(tmp_path_factory):
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     bad = [folder / "copy.png", folder / "notes.txt", folder / "broken.png"]
     return {"good": good, "bad": bad, "all": good + bad}
+
+
+@contextlib.contextmanager
+def launched_app(checkpoints):
+    """Serve app.py's page on a local port with `checkpoints` as its source folder; yields the URL."""
+    import app
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TGAN_CHECKPOINTS", str(checkpoints))
+    demo = app.build_demo()
+    demo.queue()
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options())
+    try:
+        yield url
+    finally:
+        demo.close()
+        mp.undo()

@@ -6,23 +6,17 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import launched_app
 from gradio_client import Client, handle_file
 from PIL import Image
 
-import app
 from tgan import appkit as sup
 
 
 @pytest.fixture(scope="module")
 def app_url(app_checkpoints):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TGAN_CHECKPOINTS", str(app_checkpoints))
-    demo = app.build_demo()
-    demo.queue()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options())
-    yield url
-    demo.close()
-    mp.undo()
+    with launched_app(app_checkpoints) as url:
+        yield url
 
 
 def client(url) -> Client:

@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import launched_app
 
-import app
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
@@ -25,14 +25,8 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (pip) i
 
 @pytest.fixture(scope="module")
 def app_page_url(app_checkpoints):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TGAN_CHECKPOINTS", os.environ.get("TGAN_SCREENSHOT_SOURCES") or str(app_checkpoints))
-    demo = app.build_demo()
-    demo.queue()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options())
-    yield url
-    demo.close()
-    mp.undo()
+    with launched_app(os.environ.get("TGAN_SCREENSHOT_SOURCES") or app_checkpoints) as url:
+        yield url
 
 
 REAL = os.environ.get("TGAN_SCREENSHOT_SOURCES")
