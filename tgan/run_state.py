@@ -34,11 +34,9 @@ def make_optimizers(run: RunModels, cfg: TrainConfig) -> tuple[torch.optim.Adam,
 
 def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
     """G_ema <- beta * G_ema + (1 - beta) * G; buffers (BatchNorm statistics) are copied."""
-    with torch.no_grad():
-        for p_ema, p in zip(G_ema.parameters(), G.parameters()):
-            p_ema.lerp_(p, 1.0 - beta)
-        for b_ema, b in zip(G_ema.buffers(), G.buffers()):
-            b_ema.copy_(b)
+    with torch.no_grad():  # one fused kernel per list instead of a Python loop over tensors
+        torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1.0 - beta)
+        torch._foreach_copy_(list(G_ema.buffers()), list(G.buffers()))
 
 
 def _flatten_optimizer(opt: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Tensor]:
@@ -101,17 +99,20 @@ def has_saved_state(out_dir) -> bool:
 
 
 class StepSnapshot:
-    """In-place copies of everything one step changes (weights, BatchNorm/spectral-norm buffers,
-    Adam moments), so a step whose loss turns NaN/inf can be undone exactly. Copying into
-    preallocated tensors costs a memcpy per step, a few percent of a step on CPU."""
+    """In-place copies of what a step may change before its losses are known to be finite
+    (weights, BatchNorm/spectral-norm buffers, Adam moments), so a diverged step can be undone
+    exactly. `buffers_of`: modules whose buffers alone change (a forward pass in train mode).
+    Copying into preallocated tensors costs one memcpy per step."""
 
-    def __init__(self, modules: list[nn.Module], opts: tuple[torch.optim.Optimizer, ...]):
-        self.modules, self.opts = modules, opts
+    def __init__(self, modules: list[nn.Module], opts: tuple[torch.optim.Optimizer, ...],
+                 buffers_of: list[nn.Module] = ()):
+        self.modules, self.opts, self.buffers_of = modules, opts, list(buffers_of)
         self.saved: list[torch.Tensor] = []
         self.opt_keys: list[set] = []
 
     def _live(self) -> list[torch.Tensor]:
         tensors = [t for m in self.modules for t in module_state(m).values()]
+        tensors += [b for m in self.buffers_of for b in m.buffers()]
         for opt in self.opts:
             for p in opt.param_groups[0]["params"] + [q for g in opt.param_groups[1:] for q in g["params"]]:
                 tensors += [v for v in opt.state.get(p, {}).values() if torch.is_tensor(v)]
@@ -123,8 +124,7 @@ class StepSnapshot:
         if len(live) != len(self.saved):  # first step, or Adam just created its moments
             self.saved = [t.detach().clone() for t in live]
         else:
-            for s, t in zip(self.saved, live):
-                s.copy_(t)
+            torch._foreach_copy_(self.saved, live)
         self.opt_keys = [set(opt.state.keys()) for opt in self.opts]
 
     @torch.no_grad()

@@ -93,7 +93,9 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
         yield Samples(0, _grid(G_ema, grid_z))  # what the source makes, before any update
 
     sec_per_step, step = None, start
-    snapshot = StepSnapshot([run.G, run.D, G_ema], opts)  # undoes a step whose losses diverge
+    # Undoes a step whose losses diverge. G's weights and G_ema only change after both losses
+    # were finite, so the snapshot holds D, D's Adam moments and G's BatchNorm statistics.
+    snapshot = StepSnapshot([run.D], (opts[1],), buffers_of=[run.G])
     for step in range(start + 1, cfg.steps + 1):
         if stop.is_set():
             step -= 1
@@ -102,15 +104,18 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
         terms: dict[str, torch.Tensor] = {}
         snapshot.take()
 
-        # Update D: hinge loss on (augmented) reals and fakes, plus the strategies' D terms.
+        # One G forward per step, as in DCGAN: D trains on the detached fakes, then G's loss
+        # backpropagates through the same fakes into the just-updated D. This halves G's cost.
         z = latents()
-        with torch.no_grad(), autocast():
-            fake = run.G(z)
         with autocast():
-            d_real, d_fake = losses.d_hinge(run.D(augment(real_batch())), run.D(augment(fake)))
+            fake, feats = run.G.synthesis(run.G.mapping(z), return_features=True)
+
+        # Update D: hinge loss on (augmented) reals and fakes, plus the strategies' D terms.
+        with autocast():
+            d_real, d_fake = losses.d_hinge(run.D(augment(real_batch())), run.D(augment(fake.detach())))
             d_terms = {"D/real": d_real, "D/fake": d_fake}
             for strategy in strategies:
-                d_terms.update(strategy.d_terms(run, StepContext(step, z, fake)))
+                d_terms.update(strategy.d_terms(run, StepContext(step, z, fake.detach())))
         if not _step_if_finite(opts[1], d_terms):
             snapshot.restore()
             yield _diverged(step, d_terms, out_dir and save(step - 1))
@@ -118,9 +123,7 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
         terms.update(d_terms)
 
         # Update G: fool D, plus the strategies' G terms (penalties, correspondence).
-        z = latents()
         with autocast():
-            fake, feats = run.G.synthesis(run.G.mapping(z), return_features=True)
             g_terms = {"G/adv": losses.g_hinge(run.D(augment(fake)))}
             for strategy in strategies:
                 g_terms.update(strategy.g_terms(run, StepContext(step, z, fake, feats)))
