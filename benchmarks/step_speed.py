@@ -5,7 +5,7 @@
 Prints one line per configuration and the throughput ratio tgan / reference (same run, same
 machine, so the ratio is meaningful even on a busy host). The reference DCGAN is written here
 in the style of pytorch/examples (ConvTranspose G with BatchNorm, Conv D with BatchNorm, BCE),
-with the same channel widths as tgan's nets.
+with the same layers and channel widths as tgan's nets (so the ratio measures the training loop).
 """
 from __future__ import annotations
 
