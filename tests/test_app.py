@@ -14,9 +14,9 @@ from PIL import Image
 
 import app
 from tgan import appkit as sup
-from tgan import sampling
+from tgan import PRESETS, sampling
 
-RECOMMENDED = ["transfer_d", "freeze_d", "diffaug"]
+FAST = ["transfer_d", "freeze_d", "diffaug"]  # the all-conv "FreezeD + DiffAug" preset: quick to train
 
 
 def defaults():
@@ -24,7 +24,7 @@ def defaults():
     return [default for _, _, default, _ in sup.option_specs()]
 
 
-def run_training(sess, source="tiny", steps=3, strategies=RECOMMENDED, batch=4):
+def run_training(sess, source="tiny", steps=3, strategies=FAST, batch=4):
     return list(app.train_run(sess, source, strategies, steps, 2e-4, batch, 0, *defaults()))
 
 
@@ -102,7 +102,7 @@ def test_refresh_and_presets(app_env):
     dropdown = app.refresh_sources("gone")
     assert dropdown.value == "tiny" and ("tiny-nocard", "tiny-nocard") in dropdown.choices
     names, why = app.choose_preset("recommended")
-    assert names == RECOMMENDED and why.startswith("*")
+    assert names == PRESETS["recommended"][0] and why.startswith("*")
     with pytest.raises(gr.Error, match="unknown preset"):
         app.choose_preset("nope")
 
@@ -112,7 +112,7 @@ def test_make_config_validates_and_maps_options():
     specs = sup.option_specs()
     values[[i for i, s in enumerate(specs) if s[:2] == ("freeze_d", "frozen_blocks")][0]] = 1
     values[[i for i, s in enumerate(specs) if s[:2] == ("l2sp", "lambda_g")][0]] = 3.0  # not selected
-    cfg = sup.make_config(RECOMMENDED, values, 10, 1e-4, 8, 5)
+    cfg = sup.make_config(FAST, values, 10, 1e-4, 8, 5)
     assert cfg.strategy_options == {"freeze_d": {"frozen_blocks": 1}}
     assert (cfg.steps, cfg.batch_size, cfg.lr_g, cfg.lr_d, cfg.seed) == (10, 8, 1e-4, 1e-4, 5)
     for bad, match in [(dict(steps=0), "steps=0 is out of range"), (dict(steps=2.5), "whole number"),
@@ -120,7 +120,7 @@ def test_make_config_validates_and_maps_options():
                        (dict(seed=-1), "seed"), (dict(steps="abc"), "must be a number")]:
         args = dict(steps=10, lr=1e-4, batch_size=8, seed=0) | bad
         with pytest.raises(ValueError, match=match):
-            sup.make_config(RECOMMENDED, values, **args)
+            sup.make_config(FAST, values, **args)
     with pytest.raises(ValueError, match="at least one strategy"):
         sup.make_config([], values, 10, 1e-4, 8, 0)
 
@@ -158,7 +158,7 @@ def test_train_rejects_bad_requests(app_env, app_image_files, sess):
 
 def test_stop_ends_cleanly_and_keeps_the_model(app_env, app_image_files, sess):
     app.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
-    gen = app.train_run(sess, "tiny", RECOMMENDED, 2000, 2e-4, 4, 0, *defaults())
+    gen = app.train_run(sess, "tiny", FAST, 2000, 2e-4, 4, 0, *defaults())
     seen = []
     consumer = threading.Thread(target=lambda: seen.extend(gen), daemon=True)
     consumer.start()

@@ -36,7 +36,9 @@ def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
     """G_ema <- beta * G_ema + (1 - beta) * G; buffers (BatchNorm statistics) are copied."""
     with torch.no_grad():  # one fused kernel per list instead of a Python loop over tensors
         torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1.0 - beta)
-        torch._foreach_copy_(list(G_ema.buffers()), list(G.buffers()))
+        buffers = list(G_ema.buffers())
+        if buffers:  # a PixelNorm G has none, and the fused copy refuses empty lists
+            torch._foreach_copy_(buffers, list(G.buffers()))
 
 
 def _flatten_optimizer(opt: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Tensor]:
@@ -123,7 +125,7 @@ class StepSnapshot:
         live = self._live()
         if len(live) != len(self.saved):  # first step, or Adam just created its moments
             self.saved = [t.detach().clone() for t in live]
-        else:
+        elif live:
             torch._foreach_copy_(self.saved, live)
         self.opt_keys = [set(opt.state.keys()) for opt in self.opts]
 
