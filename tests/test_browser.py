@@ -21,6 +21,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 if not Path(CHROMIUM).is_file():
     pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (pip) is not installed")
+# expect() has its own 5 s default; a busy 2-core machine (or a real 64 px source, whose PCA
+# directions take seconds to compute) needs longer.
+sync_api.expect.set_options(timeout=60_000)
 
 
 @pytest.fixture(scope="module")
