@@ -108,12 +108,13 @@ def cmd_interpolate(a) -> None:
 
 
 def cmd_strategies(a) -> None:
+    w = max(map(len, [*STRATEGIES, *PRESETS]))  # one column width for both tables
     print("Strategies:")
     for name, cls in STRATEGIES.items():
-        print(f"  {name:12s} {cls.why}")
+        print(f"  {name:{w}s} {cls.why}")
     print("\nPresets (use with --strategy):")
     for name, (names, why) in PRESETS.items():
-        print(f"  {name:12s} {' + '.join(names)}\n  {'':12s} {why}")
+        print(f"  {name:{w}s} {' + '.join(names)}\n  {'':{w}s} {why}")
 
 
 def cmd_eval(a) -> None:
