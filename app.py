@@ -173,12 +173,12 @@ def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed
     """Stream (loss plot, sample grid, source grid, progress, status, download) while training."""
     cfg = sup.make_config(strategies, options, steps, lr, batch_size, seed)
     worker = sess.start_run(cfg, source or None)
-    handle = sess.compare_source(source or None)
-    source_img = sup.grid(sup.source_grid(handle, cfg)) if handle else None
-    t0 = time.monotonic()
-    yield (_loss_frame([]), None, source_img, sup.progress_html(0, cfg.steps),
-           f"Starting: {len(worker.images)} images, {' + '.join(cfg.strategies)}, {cfg.steps} steps…", None)
-    try:
+    try:  # from here on, an error or a request cancelled at any yield must stop the run
+        handle = sess.compare_source(source or None)
+        source_img = sup.grid(sup.source_grid(handle, cfg)) if handle else None
+        t0 = time.monotonic()
+        yield (_loss_frame([]), None, source_img, sup.progress_html(0, cfg.steps),
+               f"Starting: {len(worker.images)} images, {' + '.join(cfg.strategies)}, {cfg.steps} steps…", None)
         for snap in worker.updates(min_interval=0.5):
             samples = sup.grid(snap.samples) if snap.new_samples and snap.samples is not None else gr.skip()
             progress = sup.progress_html(snap.step, snap.total_steps, snap.sec_per_step, snap.eta_seconds)
@@ -191,7 +191,7 @@ def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed
                 text = (f"Training on {snap.device}: step {snap.step} / {snap.total_steps}; samples from "
                         f"step {max(snap.samples_step, 0)}." if snap.device else "Setting up the run…")
                 yield _loss_frame(snap.rows), samples, gr.skip(), progress, text, gr.skip()
-    finally:  # the request was cancelled (Stop, a closed tab, job.cancel()): the run stops and saves
+    finally:  # cancelled (Stop, a closed tab, job.cancel()) or failed: the run stops and saves
         worker.stop.set()
 
 
