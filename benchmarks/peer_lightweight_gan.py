@@ -129,7 +129,7 @@ def train_and_sample(lw, shots_dir: Path, work: Path, seed: int, n: int, budget_
     return {"steps": trainer.steps, "images_seen": trainer.steps * per_step, "wall_clock": wall,
             "sec_per_step": wall / trainer.steps if trainer.steps else None, "status": status,
             "error": error, "device": f"GPU: {torch.cuda.get_device_name()}" if device.type == "cuda" else
-            f"CPU ({torch.get_num_threads()} threads)", "samples_dir": str(work / "samples")}
+            f"CPU ({torch.get_num_threads()} threads)"}
 
 
 def score(samples: Path, reference: Path, shots: Path, n: int) -> dict:
@@ -204,13 +204,14 @@ def main(argv=None) -> int:
         print(f"[{mode}] training lightweight-gan for {label} ...", file=sys.stderr)
         result = train_and_sample(lw, shots_dir, out / mode, seed, a.n, budget if mode == "time" else None,
                                   images if mode == "images" else None, settings)
+        samples_dir = out / mode / "samples"  # written by train_and_sample; kept out of the record (a local path)
         record = {"kind": "peer", "row": ROWS[mode], "target": target, "source": None, "shots": shots_n,
                   "seed": seed, "budget_s": budget, "reference_cap": cap, "reference_size": len(reference),
                   "matched_run": a.match, "settings": settings, **result}
         if a.score:
             from tgan.metrics import INCEPTION_TAG
 
-            record["metrics"] = score(Path(result["samples_dir"]), ref_dir, shots_dir, a.n)
+            record["metrics"] = score(samples_dir, ref_dir, shots_dir, a.n)
             record["feature_extractor"] = INCEPTION_TAG
             record["curve"] = [{"seconds": result["wall_clock"], "step": result["steps"],
                                 "kid": record["metrics"]["kid"], "n": record["metrics"]["n"]}]
@@ -218,12 +219,12 @@ def main(argv=None) -> int:
         if a.score and a.bench_out:  # a row of the benchmark's table, and of its sample grid
             name = run_name(target, shots_n, ROWS[mode], seed)
             write_json(Path(a.bench_out) / "runs" / f"{name}.json", record)
-            first = load_images(result["samples_dir"], 64, max_images=10).as_float()
+            first = load_images(samples_dir, 64, max_images=10).as_float()
             save_strip(first, Path(a.bench_out) / "runs" / f"{name}.png")
         print(json.dumps({k: record.get(k) for k in ("row", "steps", "images_seen", "wall_clock", "status",
                                                      "metrics")}, default=str))
         if not a.score:
-            print(f"score with: tgan eval --samples {result['samples_dir']} --reference {ref_dir} "
+            print(f"score with: tgan eval --samples {samples_dir} --reference {ref_dir} "
                   f"--train {shots_dir} --n {a.n} --resolution 64", file=sys.stderr)
     return 0
 

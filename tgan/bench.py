@@ -224,7 +224,9 @@ def run_bench(cfg: BenchConfig, extractor=None, cache=None) -> dict:
     _check(cfg)
     out = Path(cfg.out)
     scorer = Scorer(extractor, cache)
-    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("force", "out", "readme")}
+    # Folders are this machine's business: the committed results name the settings, not the paths.
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items()
+                if k not in ("force", "out", "readme", "data_dir", "sources")}
     common = {"budget_s": cfg.budget_s, "reference_cap": cfg.reference_cap, "tgan_version": __version__,
               "feature_extractor": str(getattr(scorer.extractor, "tag", type(scorer.extractor).__name__))}
 
