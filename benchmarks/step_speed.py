@@ -121,5 +121,6 @@ def main() -> None:
                             "device": str(device), "threads": torch.get_num_threads()})
             print(json.dumps(results[-1]))
 
+
 if __name__ == "__main__":
     main()

@@ -15,9 +15,11 @@ from conftest import launched_app
 
 
 CHROMIUM = "/usr/bin/chromium"
+REAL = os.environ.get("TGAN_SCREENSHOT_SOURCES")
+STEPS = os.environ.get("TGAN_SCREENSHOT_STEPS", "3")
 # The README's screenshots are rewritten only by the run with real sources (see the docstring);
 # a plain test run keeps its screenshots in a temporary folder.
-SHOTS = (Path(__file__).resolve().parent.parent / "docs" / "screenshots" if os.environ.get("TGAN_SCREENSHOT_SOURCES")
+SHOTS = (Path(__file__).resolve().parent.parent / "docs" / "screenshots" if REAL
          else Path(tempfile.gettempdir()) / "tgan-test-screenshots")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -32,12 +34,10 @@ sync_api.expect.set_options(timeout=60_000)
 
 @pytest.fixture(scope="module")
 def app_page_url(app_checkpoints):
-    with launched_app(os.environ.get("TGAN_SCREENSHOT_SOURCES") or app_checkpoints) as url:
+    with launched_app(REAL or app_checkpoints) as url:
         yield url
 
 
-REAL = os.environ.get("TGAN_SCREENSHOT_SOURCES")
-STEPS = os.environ.get("TGAN_SCREENSHOT_STEPS", "3")
 EXAMPLE_FOR = {"emoji": "Emoji, 3D animals", "faces": "Faces, lorelei line art", "kanji": "Kanji, gyosho brush"}
 
 

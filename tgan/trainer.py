@@ -111,11 +111,12 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
             fake, feats = run.G.synthesis(run.G.mapping(z), return_features=True)
 
         # Update D: hinge loss on (augmented) reals and fakes, plus the strategies' D terms.
+        fake_for_d = fake.detach()  # D's loss must not reach into G
         with autocast():
-            d_real, d_fake = losses.d_hinge(run.D(augment(real_batch())), run.D(augment(fake.detach())))
+            d_real, d_fake = losses.d_hinge(run.D(augment(real_batch())), run.D(augment(fake_for_d)))
             d_terms = {"D/real": d_real, "D/fake": d_fake}
             for strategy in strategies:
-                d_terms.update(strategy.d_terms(run, StepContext(step, z, fake.detach())))
+                d_terms.update(strategy.d_terms(run, StepContext(step, z, fake_for_d)))
         if not _step_if_finite(opts[1], d_terms):
             snapshot.restore()
             yield _diverged(step, d_terms, out_dir and save(step - 1))
