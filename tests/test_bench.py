@@ -102,6 +102,18 @@ def test_bench_end_to_end(tmp_path, bench_setup, one_thread):
     assert (out / "runs" / "tiny-4shot-recommended-seed0.json").read_text() == before
     assert len(again["rows"]) == 4
 
+    # A source pretrained further makes its target's runs stale: they run again; the floor is kept.
+    assert run["source_step"] == json.loads((sources / "tiny" / "config.json").read_text()).get("step")
+    config_path = sources / "tiny" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["step"] = (config.get("step") or 0) + 1
+    config_path.write_text(json.dumps(config))
+    floor_before = (out / "runs" / "tiny-real-vs-real.json").read_text()
+    bench.run_bench(cfg, extractor=PooledPixels(), cache=cache)
+    for name in names:
+        assert json.loads((out / "runs" / f"{name}.json").read_text())["source_step"] == config["step"], name
+    assert (out / "runs" / "tiny-real-vs-real.json").read_text() == floor_before
+
 
 def test_readme_without_markers_is_left_alone(tmp_path):
     results = tmp_path / "results.json"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import re
 import sys
@@ -230,8 +231,8 @@ def run_bench(cfg: BenchConfig, extractor=None, cache=None) -> dict:
     common = {"budget_s": cfg.budget_s, "reference_cap": cfg.reference_cap, "tgan_version": __version__,
               "feature_extractor": str(getattr(scorer.extractor, "tag", type(scorer.extractor).__name__))}
 
-    def done(path: Path) -> bool:  # kept unless forced, failed, or made with other settings
-        return not cfg.force and bench_report.is_done(path, {k: common[k] for k in SAME})
+    def done(path: Path, **also) -> bool:  # kept unless forced, failed, or made with other settings
+        return not cfg.force and bench_report.is_done(path, {**{k: common[k] for k in SAME}, **also})
 
     def save(path: Path, record: dict, **meta) -> None:
         bench_report.write_json(path, {**meta, **common, **record, "created": time.strftime("%Y-%m-%d %H:%M:%S")})
@@ -240,7 +241,10 @@ def run_bench(cfg: BenchConfig, extractor=None, cache=None) -> dict:
         source = load_source(Path(cfg.sources) / source_name)
         res = source.model_config["resolution"]
         full = load_images(Path(cfg.data_dir) / f"target-{target}.zip", res, max_images=None)
-        meta = {"target": target, "source": source_name, "resolution": res, "target_size": len(full.names)}
+        # Which checkpoint of the source: a source pretrained further makes its target's runs stale.
+        source_step = json.loads((Path(cfg.sources) / source_name / "config.json").read_text()).get("step")
+        meta = {"target": target, "source": source_name, "source_step": source_step, "resolution": res,
+                "target_size": len(full.names)}
         floor_path = out / "runs" / f"{target}-real-vs-real.json"
         if not done(floor_path):  # the floor: KID between two disjoint random halves of the set
             order = torch.randperm(len(full.names), generator=torch.Generator().manual_seed(0))[:2 * cfg.reference_cap]
@@ -251,7 +255,8 @@ def run_bench(cfg: BenchConfig, extractor=None, cache=None) -> dict:
             for seed in cfg.seeds:
                 shot_set, heldout, reference = split_target(full, shots_n, seed, cfg.reference_cap)
                 names = {p: run_name(target, shots_n, p, seed) for p in ["source", *cfg.presets]}
-                todo = [p for p, nm in names.items() if not done(out / "runs" / f"{nm}.json")]
+                todo = [p for p, nm in names.items()
+                        if not done(out / "runs" / f"{nm}.json", source_step=source_step)]
                 if not todo:
                     log(f"{target} {shots_n} shots seed {seed}: all runs present, skipped")
                     continue
