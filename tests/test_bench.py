@@ -103,9 +103,9 @@ def test_bench_end_to_end(tmp_path, bench_setup, one_thread):
     assert len(again["rows"]) == 4
 
     # A source pretrained further makes its target's runs stale: they run again; the floor is kept.
-    assert run["source_step"] == json.loads((sources / "tiny" / "config.json").read_text()).get("step")
     config_path = sources / "tiny" / "config.json"
     config = json.loads(config_path.read_text())
+    assert run["source_step"] == config.get("step")
     config["step"] = (config.get("step") or 0) + 1
     config_path.write_text(json.dumps(config))
     floor_before = (out / "runs" / "tiny-real-vs-real.json").read_text()

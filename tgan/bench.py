@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 import re
 import sys
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 
 from . import __version__, bench_report
+from .checkpoint import read_config
 from .config import TrainConfig
 from .data import DataError, load_images, pick_shots
 from .events import Failed, Finished, Started, Step
@@ -242,7 +242,7 @@ def run_bench(cfg: BenchConfig, extractor=None, cache=None) -> dict:
         res = source.model_config["resolution"]
         full = load_images(Path(cfg.data_dir) / f"target-{target}.zip", res, max_images=None)
         # Which checkpoint of the source: a source pretrained further makes its target's runs stale.
-        source_step = json.loads((Path(cfg.sources) / source_name / "config.json").read_text()).get("step")
+        source_step = read_config(Path(cfg.sources) / source_name).get("step")
         meta = {"target": target, "source": source_name, "source_step": source_step, "resolution": res,
                 "target_size": len(full.names)}
         floor_path = out / "runs" / f"{target}-real-vs-real.json"
