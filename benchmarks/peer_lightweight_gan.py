@@ -92,8 +92,12 @@ def save_pngs(images_uint8: torch.Tensor, folder: Path) -> Path:
 
 
 def train_and_sample(lw, shots_dir: Path, work: Path, seed: int, n: int, budget_s: float | None,
-                     images: int | None, settings: dict) -> dict:
-    """Train until the wall-clock budget or the images-seen target is reached, then write n samples."""
+                     images: int | None, settings: dict, checkpoint_every: int | None = None) -> dict:
+    """Train until the wall-clock budget or the images-seen target is reached, then write n samples.
+
+    With checkpoint_every (mode images only: its runs take hours on a CPU) the trainer is saved every
+    that many steps under work/, and a later call with the same work folder continues from there.
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -106,6 +110,16 @@ def train_and_sample(lw, shots_dir: Path, work: Path, seed: int, n: int, budget_
     trainer.save = lambda *a, **k: None
     trainer.set_data_src(str(shots_dir))
     trainer.init_GAN()
+    # Our own checkpoint: the library's save keeps neither the optimisers nor fmap_max (its load
+    # rebuilds the nets at the default width), so it cannot resume these runs faithfully.
+    resume_file = work / "resume.pt"
+    wall_before = 0.0
+    if checkpoint_every and resume_file.exists():
+        state = torch.load(resume_file, weights_only=True)
+        trainer.GAN.load_state_dict(state["GAN"])
+        trainer.GAN.G_opt.load_state_dict(state["G_opt"])
+        trainer.GAN.D_opt.load_state_dict(state["D_opt"])
+        trainer.steps, wall_before = state["steps"], state["wall_clock"]
     status, error = "ok", None
     while (budget_s is None or time.perf_counter() - t0 < budget_s) and (
             max_steps is None or trainer.steps < max_steps):
@@ -114,7 +128,11 @@ def train_and_sample(lw, shots_dir: Path, work: Path, seed: int, n: int, budget_
         except lw.NanException as exc:
             status, error = "diverged", f"NaN loss at step {trainer.steps}: {exc}"
             break
-    wall = time.perf_counter() - t0
+        if checkpoint_every and trainer.steps % checkpoint_every == 0:
+            torch.save({"GAN": trainer.GAN.state_dict(), "G_opt": trainer.GAN.G_opt.state_dict(),
+                        "D_opt": trainer.GAN.D_opt.state_dict(), "steps": trainer.steps,
+                        "wall_clock": wall_before + time.perf_counter() - t0}, resume_file)
+    wall = wall_before + time.perf_counter() - t0
 
     # Samples from G itself: lightweight-gan's EMA copy only starts averaging after 20k steps and
     # before that is a snapshot of G refreshed every 1000 steps.
@@ -162,6 +180,9 @@ def parse_args(argv=None):
     p.add_argument("--fmap-max", type=int, default=SETTINGS["fmap_max"], help="lightweight-gan max channels")
     p.add_argument("--attn-res", type=int, nargs="*", default=SETTINGS["attn_res_layers"],
                    help="resolutions with attention layers (none: pass the flag alone)")
+    p.add_argument("--checkpoint-every", type=int, default=5,
+                   help="mode images: save every K steps under --out; rerunning with the same --out resumes "
+                        "(0: never)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's default, as tgan bench)")
     p.add_argument("--score", action="store_true", help="run `tgan eval` on the samples")
     p.add_argument("--bench-out", help="with --score: also write the scores as runs/*.json rows of this "
@@ -203,7 +224,8 @@ def main(argv=None) -> int:
         label = f"{budget:g} s" if mode == "time" else f"{images} real images"
         print(f"[{mode}] training lightweight-gan for {label} ...", file=sys.stderr)
         result = train_and_sample(lw, shots_dir, out / mode, seed, a.n, budget if mode == "time" else None,
-                                  images if mode == "images" else None, settings)
+                                  images if mode == "images" else None, settings,
+                                  a.checkpoint_every if mode == "images" else None)
         samples_dir = out / mode / "samples"  # written by train_and_sample; kept out of the record (a local path)
         record = {"kind": "peer", "row": ROWS[mode], "target": target, "source": None, "shots": shots_n,
                   "seed": seed, "budget_s": budget, "reference_cap": cap, "reference_size": len(reference),
