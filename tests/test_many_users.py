@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import concurrent.futures as cf
 import json
-import os
 import pickle
 import resource
 import shutil
@@ -28,6 +27,7 @@ from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
 import app
+from webapp import explore, plumbing, setup_tabs
 
 ROOT = Path(__file__).resolve().parents[1]
 N_SESSIONS = 4
@@ -262,7 +262,7 @@ def test_no_code_runs_from_user_data():
     assert _unsafe_calls("model.eval()\ntorch.load(p, map_location='cpu', weights_only=True)\n", "ok") == []
     assert len(_unsafe_calls("eval(s)\nexec(s)\npickle.loads(b)\ntorch.load(p)\n"
                              "torch.load(p, weights_only=False)\nnp.load(p, allow_pickle=True)\n", "bad")) == 6
-    files = [ROOT / "app.py", *sorted((ROOT / "tgan").rglob("*.py"))]
+    files = [ROOT / "app.py", *sorted((ROOT / "webapp").rglob("*.py")), *sorted((ROOT / "tgan").rglob("*.py"))]
     assert len(files) > 5
     bad = [hit for f in files for hit in _unsafe_calls(f.read_text(), str(f.relative_to(ROOT)))]
     assert not bad, bad
@@ -284,20 +284,20 @@ def test_a_pickle_posing_as_a_model_is_never_unpickled(app_checkpoints, tmp_path
     monkeypatch.setenv("TGAN_CHECKPOINTS", str(root))
 
     with pytest.raises(gr.Error, match="pickle|safetensors"):
-        app.source_info(evil.name)
+        setup_tabs.source_info(evil.name)
     with pytest.raises(gr.Error, match="safetensors|no source model"):  # a .pt folder is not even listed
-        app.source_info("pt-only")
-    sess = app.new_session()
+        setup_tabs.source_info("pt-only")
+    sess = plumbing.new_session()
     try:
         with pytest.raises(gr.Error, match="Python pickle|never|safetensors"):
-            app.show_seeds(sess, evil.name, 0, 1.0)
+            explore.show_seeds(sess, evil.name, 0, 1.0)
         # the same bytes uploaded as images: listed as unusable, never unpickled
         files = []
         for name in ("model.pkl", "weights.pt", "photo.png"):
             (tmp_path / name).write_bytes(payload)
             files.append(str(tmp_path / name))
         with pytest.raises(gr.Error):
-            app.upload_images(files, sess, "")
+            setup_tabs.upload_images(files, sess, "")
     finally:
         sess.close()
     assert not marker.exists(), "a pickle was unpickled"

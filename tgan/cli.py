@@ -8,7 +8,6 @@ import json
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from tqdm import tqdm
 

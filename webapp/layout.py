@@ -1,0 +1,252 @@
+"""The page: four tabs, their controls, and the events that wire them to the handlers."""
+import os
+
+import gradio as gr
+
+from tgan import DEFAULT_PRESET, PRESETS, STRATEGIES, describe_device, pick_device
+from tgan import appkit as sup
+
+from .explore import (compare, download_samples, interpolate, make_gif, make_mp4, pca_edit, refresh_explore,
+                      refresh_singles, select_seed, show_seeds)
+from .plumbing import (DEFAULT_STEPS, EXAMPLES, EXPLORE_CONCURRENCY, NONE_SOURCE, TRAIN_CONCURRENCY, new_session,
+                       on_state_deleted, on_unload)
+from .setup_tabs import (choose_preset, loss_frame, refresh_sources, score_kid, source_info, stop_run, train_run,
+                         upload_images, use_example)
+
+
+CSS = """
+.tgan-progress { height: 10px; border-radius: 5px; overflow: hidden; background: var(--neutral-200); }
+.tgan-progress > div { height: 100%; background: var(--color-accent); transition: width .3s; }
+.tgan-progress-text { margin: 4px 0 0; font-size: var(--text-sm); color: var(--body-text-color-subdued); }
+#samples img, #source_samples img, #seed_gallery img, #images_gallery img, #interp_img img,
+#pca_img img, #cmp_source img, #cmp_finetuned img, #source_preview img { image-rendering: pixelated; }
+"""
+
+INTRO = """# tgan · few-shot GAN transfer
+Teach a pretrained GAN a new style from a handful of images: **1** add 5–100 images, **2** pick a
+source model and a transfer strategy, **3** watch it fine-tune live, **4** explore what it learned."""
+
+
+def _option_control(strategy: str, field: str, default, help_text: str):
+    common = dict(label=field, info=help_text or None, elem_id=f"opt_{strategy}_{field}")
+    if isinstance(default, bool):
+        return gr.Checkbox(value=default, **common)
+    if isinstance(default, int):
+        return gr.Number(value=default, precision=0, minimum=0, **common)
+    if isinstance(default, float):
+        return gr.Number(value=default, minimum=0, **common)
+    return gr.Textbox(value=str(default), **common)
+
+
+def build_demo() -> gr.Blocks:
+    names = sup.source_names()
+    # Without any source model (e.g. checkpoints not downloaded yet) only training from scratch works.
+    first_preset = DEFAULT_PRESET if names or "from scratch" not in PRESETS else "from scratch"
+    # delete_cache: images streamed to browsers pile up in gradio's cache; drop them after an hour.
+    with gr.Blocks(title="tgan · few-shot GAN transfer", delete_cache=(1800, 3600)) as demo:
+        sess = gr.State(new_session, delete_callback=on_state_deleted)
+        gr.Markdown(INTRO, elem_id="intro")
+        with gr.Tabs(elem_id="tabs") as tabs:
+            # ---------------------------------------------------------------- 1
+            with gr.Tab("1 · Your images", id="images", elem_id="tab_images"):
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        # No file_types filter: a stray file is listed with its reason, not refused.
+                        files = gr.File(label="Upload images or one .zip", file_count="multiple",
+                                        height=320, elem_id="upload")
+                        gr.Markdown("Or try an example set:")
+                        with gr.Row():
+                            example_buttons = {}
+                            for name, label in sup.EXAMPLE_SETS.items():
+                                with gr.Column(min_width=120):
+                                    gr.Image(sup.example_preview(EXAMPLES / name), show_label=False, interactive=False,
+                                             container=False, buttons=[], elem_id=f"ex_preview_{name}")
+                                    example_buttons[name] = gr.Button(label, size="sm", elem_id=f"ex_{name}")
+                    with gr.Column(scale=3):
+                        summary = gr.Markdown("No images yet.", elem_id="upload_summary")
+                        gallery = gr.Gallery(label="What the model will see", columns=6, height=360,
+                                             object_fit="contain", format="png", elem_id="images_gallery")
+                with gr.Row():
+                    next_2 = gr.Button("Next: source and strategy →", size="sm", scale=0, min_width=240,
+                                       elem_id="next_2")
+            # ---------------------------------------------------------------- 2
+            with gr.Tab("2 · Source and strategy", id="source", elem_id="tab_source"):
+                with gr.Row():
+                    with gr.Column():
+                        with gr.Row():
+                            source = gr.Dropdown([(n, n) for n in names] + [NONE_SOURCE],
+                                                 value=names[0] if names else "", label="Source model",
+                                                 scale=4, elem_id="source")
+                            refresh = gr.Button("↻", size="sm", scale=0, min_width=40, elem_id="refresh_sources")
+                        source_card = gr.Markdown(elem_id="source_card")
+                        source_preview = gr.Image(label="What the source makes", interactive=False,
+                                                  format="png", elem_id="source_preview")
+                    with gr.Column():
+                        preset = gr.Dropdown(list(PRESETS), value=first_preset, label="Strategy preset",
+                                             elem_id="preset")
+                        preset_why = gr.Markdown(f"*{PRESETS[first_preset][1]}*", elem_id="preset_why")
+                        with gr.Accordion("Advanced", open=False, elem_id="advanced"):
+                            strategies = gr.CheckboxGroup(list(STRATEGIES), value=PRESETS[first_preset][0],
+                                                          label="Strategies (the preset fills these in)",
+                                                          elem_id="strategies")
+                            with gr.Row():
+                                steps = gr.Slider(1, sup.MAX_STEPS, value=DEFAULT_STEPS, step=1, label="Steps",
+                                                  elem_id="steps")
+                                batch = gr.Slider(1, sup.MAX_BATCH, value=16, step=1, label="Batch size",
+                                                  elem_id="batch_size")
+                            with gr.Row():
+                                lr = gr.Number(2e-4, label="Learning rate (G and D)", minimum=sup.LR_RANGE[0],
+                                               maximum=sup.LR_RANGE[1], elem_id="lr")
+                                seed = gr.Number(0, precision=0, minimum=0, maximum=sup.SEED_MAX,
+                                                 label="Seed", elem_id="seed")
+                            options, option_groups = [], {}
+                            for strat in STRATEGIES:  # controls generated from each strategy's fields
+                                specs = [s for s in sup.option_specs() if s[0] == strat]
+                                if specs:
+                                    with gr.Column(visible=strat in PRESETS[first_preset][0],
+                                                   elem_id=f"opts_{strat}") as option_groups[strat]:
+                                        gr.Markdown(f"**{strat}** — {STRATEGIES[strat].why}")
+                                        with gr.Row():
+                                            options += [_option_control(*s) for s in specs]
+                gr.Markdown(f"Training runs on **{describe_device(pick_device())}** · {os.cpu_count()} CPU cores "
+                            "on this machine.", elem_id="device")
+                with gr.Row():
+                    next_3 = gr.Button("Next: fine-tune →", size="sm", scale=0, min_width=240, elem_id="next_3")
+            # ---------------------------------------------------------------- 3
+            with gr.Tab("3 · Fine-tune", id="train", elem_id="tab_train"):
+                with gr.Row():
+                    start = gr.Button("Start fine-tuning", variant="primary", elem_id="start")
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop")
+                progress = gr.HTML("", elem_id="progress")
+                status = gr.Markdown("Press Start. The grid on the right is refreshed as training goes; "
+                                     "the left one is the source model on the same latents.", elem_id="status")
+                with gr.Row():
+                    source_samples = gr.Image(label="Source model, same latents", interactive=False,
+                                              format="png", elem_id="source_samples")
+                    samples = gr.Image(label="Fine-tuned samples (fixed latents)", interactive=False,
+                                       format="png", elem_id="samples")
+                loss_plot = gr.LinePlot(loss_frame([]), x="step", y="loss", color="term", label="Losses",
+                                        elem_id="loss_plot")
+                with gr.Row():
+                    with gr.Column():
+                        with gr.Row():
+                            score_btn = gr.Button("Score (KID)", elem_id="score")
+                            with_source = gr.Checkbox(False, label="also score the source (twice as slow)",
+                                                      elem_id="score_source")
+                        kid = gr.Markdown("KID compares samples of the fine-tuned model with your images "
+                                          "(Inception features; about a minute on a CPU).", elem_id="kid")
+                    run_file = gr.File(label="Download the model (config.json + model.safetensors)",
+                                       interactive=False, elem_id="download_run")
+            # ---------------------------------------------------------------- 4
+            with gr.Tab("4 · Explore", id="explore", elem_id="tab_explore") as explore_tab:
+                explore_label = gr.Markdown(elem_id="explore_model")
+                with gr.Row():
+                    start_seed = gr.Number(0, precision=0, minimum=0, maximum=sup.SEED_MAX - sup.GALLERY_SEEDS,
+                                           label="First seed", scale=1, elem_id="start_seed")
+                    psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation ψ (lower: more typical)",
+                                    scale=2, elem_id="psi")
+                    show = gr.Button("Show seeds", scale=0, min_width=140, elem_id="show_seeds")
+                seed_gallery = gr.Gallery(label="Seeds (click one to select it)", columns=8, height=300,
+                                          object_fit="contain", allow_preview=False, format="png",
+                                          elem_id="seed_gallery")
+                with gr.Row():
+                    zip_btn = gr.Button("Download these as PNGs", size="sm", elem_id="download_samples")
+                    samples_zip = gr.File(label="Samples zip", interactive=False, visible=False,
+                                          elem_id="samples_zip")
+                with gr.Row():
+                    with gr.Column():
+                        selected = gr.Number(0, precision=0, minimum=0, maximum=sup.SEED_MAX,
+                                             label="Selected seed", elem_id="selected_seed")
+                        with gr.Row():
+                            cmp_source = gr.Image(label="Source", interactive=False, format="png",
+                                                  elem_id="cmp_source")
+                            cmp_tuned = gr.Image(label="Fine-tuned (same latent)", interactive=False,
+                                                 format="png", elem_id="cmp_finetuned")
+                    with gr.Column():
+                        gr.Markdown("**PCA directions** of the latent space (GANSpace), in standard deviations")
+                        amounts = [gr.Slider(-4, 4, value=0, step=0.1, label=f"direction {i + 1}",
+                                             elem_id=f"pca_{i}") for i in range(sup.PCA_COMPONENTS)]
+                        pca_img = gr.Image(label="Selected seed, edited", interactive=False, format="png",
+                                           elem_id="pca_img")
+                gr.Markdown("**Interpolation** along a slerp path through the seeds")
+                with gr.Row():
+                    with gr.Column():
+                        interp_seeds = gr.Textbox("3, 17, 42", label="Seeds (2 or more)", elem_id="interp_seeds")
+                        interp_t = gr.Slider(0, 1, value=0, step=0.01, label="t", elem_id="interp_t")
+                        with gr.Row():
+                            gif_btn = gr.Button("Make GIF", size="sm", elem_id="make_gif")
+                            mp4_btn = gr.Button("Make MP4", size="sm", elem_id="make_mp4")
+                        anim_file = gr.File(label="Animation", interactive=False, visible=False,
+                                            elem_id="anim_file")
+                    interp_img = gr.Image(label="Interpolated", interactive=False, format="png",
+                                          elem_id="interp_img")
+                    with gr.Column():
+                        anim_gif = gr.Image(label="GIF", interactive=False, type="filepath", visible=False,
+                                            elem_id="anim_gif")
+                        anim_video = gr.Video(label="MP4", interactive=False, visible=False, elem_id="anim_video")
+
+        # ---------------------------------------------------------------- events
+        fast = dict(concurrency_id="explore", concurrency_limit=EXPLORE_CONCURRENCY)
+        live = dict(show_progress="hidden", trigger_mode="always_last", **fast)
+        files.upload(upload_images, [files, sess, source], [gallery, summary], api_name="upload")
+        files.clear(upload_images, [files, sess, source], [gallery, summary], api_visibility="private")
+        for name, button in example_buttons.items():
+            button.click(use_example, [gr.State(name), sess, source], [gallery, summary],
+                         api_name=f"example_{name.replace('-', '_')}")
+        next_2.click(lambda: gr.Tabs(selected="source"), None, tabs, api_visibility="private")
+        next_3.click(lambda: gr.Tabs(selected="train"), None, tabs, api_visibility="private")
+
+        source.change(source_info, source, [source_preview, source_card], api_name="source_info", **fast)
+        demo.load(source_info, source, [source_preview, source_card], api_visibility="private", **fast)
+        refresh.click(refresh_sources, source, source, api_name="refresh_sources")
+        preset.change(choose_preset, preset, [strategies, preset_why], api_name="preset")
+        strategies.change(lambda chosen: [gr.Column(visible=n in (chosen or [])) for n in option_groups],
+                          strategies, list(option_groups.values()), api_visibility="private")
+
+        explore_outputs = [seed_gallery, explore_label, cmp_source, cmp_tuned, interp_img, pca_img]
+        explore_inputs = [sess, source, start_seed, psi, selected, interp_seeds, interp_t, *amounts]
+        run = start.click(train_run, [sess, source, strategies, steps, lr, batch, seed, *options],
+                          [loss_plot, samples, source_samples, progress, status, run_file], api_name="train",
+                          concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY, show_progress="minimal")
+        run.success(refresh_explore, explore_inputs, explore_outputs, api_visibility="private", **fast)
+        stop.click(stop_run, sess, [samples, progress, status, run_file], api_name="stop", cancels=[run],
+                   concurrency_limit=None).success(refresh_explore, explore_inputs, explore_outputs,
+                                                   api_visibility="private", **fast)
+        score_btn.click(score_kid, [sess, with_source], kid, api_name="score", concurrency_id="score",
+                        concurrency_limit=1)
+
+        explore_tab.select(refresh_explore, explore_inputs, explore_outputs, api_name="explore", **fast)
+        # ψ moves: the single images first (one quick event), then the 16-image gallery
+        psi.change(refresh_singles, [sess, source, psi, selected, interp_seeds, interp_t, *amounts],
+                   [cmp_source, cmp_tuned, interp_img, pca_img], api_name="truncation", **live).then(
+            show_seeds, [sess, source, start_seed, psi], [seed_gallery, explore_label],
+            api_visibility="private", **live)
+        gr.on([show.click, start_seed.submit], show_seeds, [sess, source, start_seed, psi],
+              [seed_gallery, explore_label], api_name="seeds", **fast)
+        seed_gallery.select(select_seed, sess, selected, api_visibility="private")
+        selected.change(compare, [sess, source, selected, psi], [cmp_source, cmp_tuned], api_name="compare",
+                        **live)
+        selected.change(pca_edit, [sess, source, selected, psi, *amounts], pca_img, api_name="pca", **live)
+        for slider in amounts:
+            slider.change(pca_edit, [sess, source, selected, psi, *amounts], pca_img,
+                          api_visibility="private", **live)
+        gr.on([interp_t.change, interp_seeds.submit], interpolate, [sess, source, interp_seeds, interp_t, psi],
+              interp_img, api_name="interpolate", **live)
+
+        def reveal(gif: bool):  # the file/preview boxes stay hidden until they have something to show
+            return lambda: (gr.update(visible=True), gr.update(visible=gif), gr.update(visible=not gif))
+
+        anim_boxes = [anim_file, anim_gif, anim_video]
+        gif_btn.click(make_gif, [sess, source, interp_seeds, psi], [anim_file, anim_gif], api_name="make_gif",
+                      **fast).success(reveal(True), None, anim_boxes, api_visibility="private")
+        mp4_btn.click(make_mp4, [sess, source, interp_seeds, psi], [anim_file, anim_video], api_name="make_mp4",
+                      **fast).success(reveal(False), None, anim_boxes, api_visibility="private")
+        zip_btn.click(download_samples, sess, samples_zip, api_name="download_samples", **fast).success(
+            lambda: gr.update(visible=True), None, samples_zip, api_visibility="private")
+        demo.unload(on_unload)
+    return demo
+
+
+def launch_options() -> dict:
+    return dict(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), max_file_size="50mb",
+                css=CSS, theme=gr.themes.Soft())

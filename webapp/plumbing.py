@@ -1,0 +1,83 @@
+"""What every handler shares: the ZeroGPU decorator, app settings, errors as toasts, session lifetime."""
+import os
+
+try:  # On a ZeroGPU Space (import it before torch), training gets a GPU per call; elsewhere a no-op.
+    import spaces
+
+    gpu = spaces.GPU(duration=int(os.environ.get("TGAN_GPU_SECONDS", "600")))
+except ImportError:
+    def gpu(fn):
+        return fn
+
+import functools  # noqa: E402
+import inspect  # noqa: E402
+import logging  # noqa: E402
+import weakref  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gradio as gr  # noqa: E402
+import torch  # noqa: E402
+
+from tgan import appkit as sup  # noqa: E402
+
+log = logging.getLogger("tgan.app")
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ON_GPU = torch.cuda.is_available()
+DEFAULT_STEPS = int(os.environ.get("TGAN_APP_DEFAULT_STEPS", 1000 if ON_GPU else 200))
+TRAIN_CONCURRENCY = int(os.environ.get("TGAN_TRAIN_CONCURRENCY", "2"))
+EXPLORE_CONCURRENCY = int(os.environ.get("TGAN_EXPLORE_CONCURRENCY", "8"))
+KID_SAMPLES = 200 if ON_GPU else 100
+NONE_SOURCE = ("none (train from scratch)", "")
+_LIVE_SESSIONS: "weakref.WeakValueDictionary[str, sup.Session]" = weakref.WeakValueDictionary()
+
+
+def user_error(exc: Exception) -> gr.Error:
+    """A concise message for the UI; unexpected errors are logged with their traceback."""
+    if isinstance(exc, gr.Error):
+        return exc
+    if isinstance(exc, (ValueError, FileNotFoundError)):  # DataError, CheckpointError included
+        return gr.Error(str(exc), print_exception=False)
+    log.exception("handler failed")
+    return gr.Error(f"Something went wrong ({type(exc).__name__}: {str(exc)[:200]}). "
+                    "The app is still running; try again or change the settings.", print_exception=False)
+
+
+def guarded(fn):
+    """Turn every exception into a gr.Error toast: no tracebacks in the UI, no crashed workers."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as exc:
+                raise user_error(exc) from None
+    else:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                raise user_error(exc) from None
+    return wrapper
+
+
+def bind(sess: sup.Session, request) -> None:
+    """Remember which browser session owns `sess`, so closing the tab frees its files at once."""
+    if request is not None and getattr(request, "session_hash", None):
+        _LIVE_SESSIONS[request.session_hash] = sess
+
+
+def on_unload(request: gr.Request):
+    sess = _LIVE_SESSIONS.pop(getattr(request, "session_hash", None) or "", None)
+    if sess is not None:
+        sess.close()
+
+
+def new_session() -> sup.Session:
+    return sup.Session()
+
+
+def on_state_deleted(sess) -> None:
+    if isinstance(sess, sup.Session):
+        sess.close()

@@ -1,0 +1,143 @@
+"""Handlers of tabs 1-3: the user's images, the source model and strategy, and fine-tuning."""
+import time
+
+import gradio as gr
+import pandas as pd
+
+from tgan import Failed
+from tgan import appkit as sup
+
+from .plumbing import EXAMPLES, KID_SAMPLES, NONE_SOURCE, bind, gpu, guarded
+
+
+# ----------------------------------------------------------------------------- 1. images
+
+def _show_images(sess: sup.Session, source):
+    try:
+        imgs = sess.images(sup.resolution_of(source or None))
+    except sup.DataError:
+        sess.clear_images()  # a set with nothing usable is not kept half-loaded
+        raise
+    if imgs.rejected:
+        gr.Warning(f"{len(imgs.rejected)} file(s) could not be used; the list is under the upload.", duration=5)
+    gallery = list(zip(sup.to_pils(imgs.as_float()[:200]), imgs.names[:200]))
+    return gallery, sup.describe_images(imgs, sess.upload_label)
+
+
+@guarded
+def upload_images(files, sess: sup.Session, source, request: gr.Request = None):
+    """Files or a .zip -> processed crops, counts, and each rejected file with its reason."""
+    bind(sess, request)
+    if not files:
+        sess.clear_images()
+        return [], "No images yet: upload 5-100 images (or one .zip), or pick an example set."
+    sess.set_uploads(files if isinstance(files, list) else [files], "your upload")
+    return _show_images(sess, source)
+
+
+@guarded
+def use_example(name, sess: sup.Session, source, request: gr.Request = None):
+    """One of the bundled example sets (examples/<name>/)."""
+    if name not in sup.EXAMPLE_SETS or not (EXAMPLES / name).is_dir():
+        raise ValueError(f"no example set {name!r}; choose from {', '.join(sup.EXAMPLE_SETS)}")
+    bind(sess, request)
+    sess.set_folder(EXAMPLES / name, f"the example set *{sup.EXAMPLE_SETS[name]}*")
+    return _show_images(sess, source)
+
+
+# ----------------------------------------------------------------------------- 2. source and strategy
+
+@guarded
+def source_info(source):
+    """The source's sample grid (samples.png, or drawn now) and its model-card line."""
+    return sup.source_summary(source or None)
+
+
+@guarded
+def refresh_sources(current):
+    names = sup.source_names()
+    value = current if current in names or current == "" else (names[0] if names else "")
+    return gr.Dropdown(choices=[(n, n) for n in names] + [NONE_SOURCE], value=value)
+
+
+@guarded
+def choose_preset(preset):
+    names, why = sup.preset_strategies(preset)
+    return names, f"*{why}*"
+
+
+# ----------------------------------------------------------------------------- 3. fine-tuning
+
+def loss_frame(rows, max_points: int = 300) -> pd.DataFrame:
+    """Long format (step, loss, term), thinned to at most max_points steps so long runs stay light."""
+    df = pd.DataFrame(rows, columns=["step", "term", "loss"])
+    steps = df["step"].unique()
+    if len(steps) > max_points:
+        keep = set(steps[:: -(-len(steps) // max_points)]) | {steps[-1]}
+        df = df[df["step"].isin(keep)]
+    return df[["step", "loss", "term"]]
+
+
+def _run_zip(sess: sup.Session):
+    path = sess.run_zip()
+    return str(path) if path else None
+
+
+@gpu
+@guarded
+def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed, *options):
+    """Stream (loss plot, sample grid, source grid, progress, status, download) while training."""
+    cfg = sup.make_config(strategies, options, steps, lr, batch_size, seed)
+    worker = sess.start_run(cfg, source or None)
+    try:  # from here on, an error or a request cancelled at any yield must stop the run
+        handle = sess.compare_source(source or None)
+        source_img = sup.grid(sup.source_grid(handle, cfg)) if handle else None
+        t0 = time.monotonic()
+        yield (loss_frame([]), None, source_img, sup.progress_html(0, cfg.steps),
+               f"Starting: {len(worker.images)} images, {' + '.join(cfg.strategies)}, {cfg.steps} steps…", None)
+        for snap in worker.updates(min_interval=0.5):
+            samples = sup.grid(snap.samples) if snap.new_samples and snap.samples is not None else gr.skip()
+            progress = sup.progress_html(snap.step, snap.total_steps, snap.sec_per_step, snap.eta_seconds)
+            if snap.done:
+                if isinstance(snap.result, Failed):
+                    gr.Warning(snap.result.message)
+                text = sup.describe_result(snap.result, time.monotonic() - t0)
+                yield loss_frame(snap.rows), samples, gr.skip(), progress, text, _run_zip(sess)
+            else:
+                text = (f"Training on {snap.device}: step {snap.step} / {snap.total_steps}; samples from "
+                        f"step {max(snap.samples_step, 0)}." if snap.device else "Setting up the run…")
+                yield loss_frame(snap.rows), samples, gr.skip(), progress, text, gr.skip()
+    finally:  # cancelled (Stop, a closed tab, job.cancel()) or failed: the run stops and saves
+        worker.stop.set()
+
+
+@guarded
+def stop_run(sess: sup.Session):
+    """Ask the run to stop, wait for its final save, and show the result."""
+    worker = sess.worker
+    if worker is None or not sess.training:
+        return gr.skip(), gr.skip(), "Nothing is training right now.", _run_zip(sess)
+    if not worker.request_stop(wait=120):
+        return gr.skip(), gr.skip(), "Stopping… the current step is still finishing.", gr.skip()
+    snap = worker.snapshot()
+    samples = sup.grid(snap.samples) if snap.samples is not None else gr.skip()
+    progress = sup.progress_html(snap.step, snap.total_steps, snap.sec_per_step, 0.0)
+    return samples, progress, sup.describe_result(snap.result), _run_zip(sess)
+
+
+@guarded
+def score_kid(sess: sup.Session, include_source: bool = False):
+    """KID of samples vs the uploaded images, with an honest note on how noisy it is."""
+    model = sess.run_model()
+    if model is None:
+        raise ValueError("fine-tune a model first; KID compares its samples with your images")
+    reference = sess.images(model.resolution)
+    targets = [("fine-tuned", model)]
+    src = sess.compare_source(None) if include_source else None
+    if src is not None and src.resolution == model.resolution:
+        targets.append((f"source ({src.name})", src))
+    try:
+        results = [(label, sup.kid_scores(handle, reference, KID_SAMPLES)) for label, handle in targets]
+    except ImportError as exc:
+        raise gr.Error(f"Scoring is unavailable here: {exc}", print_exception=False) from None
+    return sup.kid_report(results, len(reference.names), KID_SAMPLES)
