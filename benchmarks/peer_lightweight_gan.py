@@ -120,6 +120,7 @@ def train_and_sample(lw, shots_dir: Path, work: Path, seed: int, n: int, budget_
         trainer.GAN.G_opt.load_state_dict(state["G_opt"])
         trainer.GAN.D_opt.load_state_dict(state["D_opt"])
         trainer.steps, wall_before = state["steps"], state["wall_clock"]
+        print(f"[images] resuming at step {trainer.steps} ({wall_before:.0f} s so far)", file=sys.stderr)
     status, error = "ok", None
     while (budget_s is None or time.perf_counter() - t0 < budget_s) and (
             max_steps is None or trainer.steps < max_steps):
@@ -132,6 +133,8 @@ def train_and_sample(lw, shots_dir: Path, work: Path, seed: int, n: int, budget_
             torch.save({"GAN": trainer.GAN.state_dict(), "G_opt": trainer.GAN.G_opt.state_dict(),
                         "D_opt": trainer.GAN.D_opt.state_dict(), "steps": trainer.steps,
                         "wall_clock": wall_before + time.perf_counter() - t0}, resume_file)
+            print(f"[images] step {trainer.steps}/{max_steps}, {wall_before + time.perf_counter() - t0:.0f} s; "
+                  f"saved {resume_file}", file=sys.stderr, flush=True)
     wall = wall_before + time.perf_counter() - t0
 
     # Samples from G itself: lightweight-gan's EMA copy only starts averaging after 20k steps and
