@@ -29,7 +29,12 @@ def make_optimizers(run: RunModels, cfg: TrainConfig) -> tuple[torch.optim.Adam,
     g_groups, d_groups = groups("G", run.G, cfg.lr_g), groups("D", run.D, cfg.lr_d)
     if not g_groups or not d_groups:
         raise ValueError("the chosen strategies leave G or D with nothing to train")
-    return torch.optim.Adam(g_groups, betas=betas), torch.optim.Adam(d_groups, betas=betas)
+    # fused: one kernel per step for all tensors instead of a Python loop over each (on CPU the
+    # default is that loop); it lifts the step rate 3-6% at our sizes (benchmarks/step_speed.py).
+    device_type = next(iter(g_groups[0]["params"])).device.type
+    fused = device_type in ("cpu", "cuda")
+    return (torch.optim.Adam(g_groups, betas=betas, fused=fused or None),
+            torch.optim.Adam(d_groups, betas=betas, fused=fused or None))
 
 
 def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
