@@ -130,11 +130,12 @@ def train_and_sample(lw, shots_dir: Path, work: Path, seed: int, n: int, budget_
             status, error = "diverged", f"NaN loss at step {trainer.steps}: {exc}"
             break
         if checkpoint_every and trainer.steps % checkpoint_every == 0:
+            so_far = wall_before + time.perf_counter() - t0
             torch.save({"GAN": trainer.GAN.state_dict(), "G_opt": trainer.GAN.G_opt.state_dict(),
                         "D_opt": trainer.GAN.D_opt.state_dict(), "steps": trainer.steps,
-                        "wall_clock": wall_before + time.perf_counter() - t0}, resume_file)
-            print(f"[images] step {trainer.steps}/{max_steps}, {wall_before + time.perf_counter() - t0:.0f} s; "
-                  f"saved {resume_file}", file=sys.stderr, flush=True)
+                        "wall_clock": so_far}, resume_file)
+            print(f"[images] step {trainer.steps}/{max_steps}, {so_far:.0f} s; saved {resume_file}",
+                  file=sys.stderr, flush=True)
     wall = wall_before + time.perf_counter() - t0
 
     # Samples from G itself: lightweight-gan's EMA copy only starts averaging after 20k steps and
