@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO))
 from tgan.bench import DEFAULT_DATA_DIR, run_name, split_target  # noqa: E402
 from tgan.bench_report import save_strip, write_json  # noqa: E402
 from tgan.data import load_images  # noqa: E402
+from tgan.models import describe_device  # noqa: E402
 
 # lightweight-gan's own CLI defaults, with its README's advice for small data sets
 # (--aug-prob 0.25 --aug-types [translation,cutout,color]) at our 64 px.
@@ -150,8 +151,7 @@ def train_and_sample(lw, shots_dir: Path, work: Path, seed: int, n: int, budget_
     save_pngs(torch.cat(out), work / "samples")
     return {"steps": trainer.steps, "images_seen": trainer.steps * per_step, "wall_clock": wall,
             "sec_per_step": wall / trainer.steps if trainer.steps else None, "status": status,
-            "error": error, "device": f"GPU: {torch.cuda.get_device_name()}" if device.type == "cuda" else
-            f"CPU ({torch.get_num_threads()} threads)"}
+            "error": error, "device": describe_device(device)}
 
 
 def score(samples: Path, reference: Path, shots: Path, n: int) -> dict:
