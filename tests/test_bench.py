@@ -70,12 +70,14 @@ def test_bench_end_to_end(tmp_path, bench_setup, one_thread):
     run = json.loads((out / "runs" / "tiny-4shot-recommended-seed0.json").read_text())
     assert run["status"] == "ok", run["error"]
     assert run["steps"] > 0 and run["images_seen"] == run["steps"] * 4
-    assert 1.5 <= run["wall_clock"] <= 6.0  # the budget binds (first segment includes setup)
+    # The clock, not the step cap, ended the run. No upper bound on the seconds: under load a
+    # step can outlast the budget (first segment includes setup), and this is not a timing test.
+    assert run["wall_clock"] >= 1.5 and 0 < run["steps"] < bench.MAX_STEPS
     assert run["sec_per_step"] > 0 and run["device"] and run["reference_size"] == 6
     assert run["metrics"]["n"] == 16 and run["metrics"]["reference_n"] == 6
     assert set(run["metrics"]) >= {"kid", "fid", "precision", "recall", "memorisation", "diversity"}
     assert [p["n"] for p in run["curve"]] == [8, 16]
-    assert run["curve"][0]["seconds"] < run["curve"][1]["seconds"]
+    assert run["curve"][0]["seconds"] <= run["curve"][1]["seconds"]  # equal when setup used the budget
     floor = json.loads((out / "runs" / "tiny-real-vs-real.json").read_text())
     assert floor["kind"] == "floor" and floor["metrics"]["kid"] is not None
 
