@@ -12,7 +12,6 @@ import argparse
 import json
 from pathlib import Path
 
-
 from tgan import load_model
 from tgan.evaluation import evaluate_model_or_samples
 from tgan import metrics, sampling
