@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from tgan import bench
-from tgan.bench_report import END, START, write_readme_table
+from tgan.bench_report import END, START, aggregate, markdown_table, write_readme_table
 from tgan.metrics import FeatureCache
 
 
@@ -115,6 +115,24 @@ def test_bench_end_to_end(tmp_path, bench_setup, one_thread):
     for name in names:
         assert json.loads((out / "runs" / f"{name}.json").read_text())["source_step"] == config["step"], name
     assert (out / "runs" / "tiny-real-vs-real.json").read_text() == floor_before
+
+
+def _run_record(kind, row, seed, kid, device):
+    return {"kind": kind, "row": row, "target": "tiny", "shots": 4, "seed": seed, "device": device,
+            "budget_s": 2.0, "status": "ok", "steps": 3, "images_seen": 12, "wall_clock": 2.0,
+            "metrics": {"kid": kid}}
+
+
+def test_table_names_the_peer_device_and_single_seed_rows():
+    # Presets on two seeds on one device; the peer (benchmarks/peer_lightweight_gan.py) on one
+    # seed on another device: the header names both, the peer row says which seed it is.
+    runs = [_run_record("preset", "recommended", 0, 0.010, "CPU (1 thread)"),
+            _run_record("preset", "recommended", 1, 0.030, "CPU (1 thread)"),
+            _run_record("peer", "lightweight-gan (same images)", 0, 0.250, "CPU (2 threads)")]
+    table = markdown_table(aggregate(runs, {"seeds": [0, 1]}))
+    assert "on CPU (1 thread); lightweight-gan ran on CPU (2 threads)." in table
+    assert "| tiny | 4 | recommended | **20.00 ± 14.14** |" in table
+    assert "| tiny | 4 | lightweight-gan (same images) | 250.00 (seed 0) |" in table
 
 
 def test_readme_without_markers_is_left_alone(tmp_path):

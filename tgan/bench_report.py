@@ -108,7 +108,11 @@ def aggregate(runs: list[dict], settings: dict | None = None) -> dict:
         row["curve"] = [{"seconds": _stats(c[j]["seconds"] for c in curves)[0],
                          "kid": _stats(c[j]["kid"] for c in curves)[0]} for j in range(points)]
         rows.append(row)
-    return {"settings": settings or {}, "devices": sorted({r["device"] for r in runs if r.get("device")}),
+    def devices(kind):
+        return sorted({r["device"] for r in runs if r.get("device") and r.get("kind") == kind})
+
+    # The presets and the peer can run on different devices (the peer's long runs use every core).
+    return {"settings": settings or {}, "devices": devices("preset"), "peer_devices": devices("peer"),
             "budgets_s": sorted({r["budget_s"] for r in runs if r.get("kind") == "preset"}),
             "reference_cap": sorted({r.get("reference_cap") for r in runs if r.get("reference_cap")}),
             "feature_extractors": sorted({r.get("feature_extractor", "?") for r in runs}), "rows": rows}
@@ -140,9 +144,11 @@ def markdown_table(results: dict) -> str:
     s = results.get("settings", {})
     budgets = ", ".join(f"{b:g}" for b in results.get("budgets_s", [])) or "?"
     caps = ", ".join(str(c) for c in results.get("reference_cap", [])) or "?"
+    peer = results.get("peer_devices", [])
+    peer_note = f"; lightweight-gan ran on {', '.join(peer)}" if peer and peer != results.get("devices") else ""
     lines = [
         f"Every preset trained for the same **{budgets} s** of wall-clock (steps uncapped) on "
-        f"{'; '.join(results.get('devices', [])) or 'unknown device'}. Scores from {s.get('n', '?')} "
+        f"{'; '.join(results.get('devices', [])) or 'unknown device'}{peer_note}. Scores from {s.get('n', '?')} "
         f"samples against the target's held-out images (all images not drawn as shots, capped at "
         f"**{caps}** for time). KID ×10³ is mean ± std over seeds {s.get('seeds', '?')}; the other "
         f"columns are means. `real vs real` is KID between two halves of the target (the floor); "
@@ -163,6 +169,8 @@ def markdown_table(results: dict) -> str:
         kid = _num(r["kid"], 2, 1e3)
         if len(r["seeds"]) > 1 and kid != "–":
             kid += f" ± {_num(r['kid_spread'], 2, 1e3)}"
+        elif r["kind"] != "floor" and len(r["seeds"]) == 1 and len(s.get("seeds") or []) > 1 and kid != "–":
+            kid += f" (seed {r['seeds'][0]})"  # fewer seeds than the rest: no spread to show
         if r["kind"] == "preset" and best.get((r["target"], r["shots"])) == r["kid"]:
             kid = f"**{kid}**"
         name = r["row"] + (f" ({r['failed']} failed)" if r["failed"] else "")
