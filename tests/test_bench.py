@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from tgan import bench
 from tgan.bench_report import END, START, aggregate, markdown_table, write_readme_table
+from tgan.events import BenchReportsWritten, BenchSliceSkipped
 from tgan.metrics import FeatureCache
 
 
@@ -59,7 +60,7 @@ def test_bench_end_to_end(tmp_path, bench_setup, one_thread):
     data, sources, readme = bench_setup
     cfg = _config(tmp_path, data, sources, readme)
     cache = FeatureCache(tmp_path / "features")
-    results = bench.run_bench(cfg, extractor=PooledPixels(), cache=cache)
+    results = bench.run_bench_to_end(cfg, extractor=PooledPixels(), cache=cache)
     out = tmp_path / "out"
 
     # One JSON per run, with costs and metrics; plus the source and the real-vs-real floor.
@@ -100,9 +101,11 @@ def test_bench_end_to_end(tmp_path, bench_setup, one_thread):
 
     # Resumable: a second call trains nothing and keeps the same JSON.
     before = (out / "runs" / "tiny-4shot-recommended-seed0.json").read_text()
-    again = bench.run_bench(cfg, extractor=PooledPixels(), cache=cache)
+    events = list(bench.run_bench(cfg, extractor=PooledPixels(), cache=cache))
+    assert [type(e) for e in events] == [BenchSliceSkipped, BenchReportsWritten]
+    assert events[-1].readme_updated and events[-1].files[0].endswith("results.md")
     assert (out / "runs" / "tiny-4shot-recommended-seed0.json").read_text() == before
-    assert len(again["rows"]) == 4
+    assert len(events[-1].results["rows"]) == 4
 
     # A source pretrained further makes its target's runs stale: they run again; the floor is kept.
     config_path = sources / "tiny" / "config.json"
@@ -111,7 +114,7 @@ def test_bench_end_to_end(tmp_path, bench_setup, one_thread):
     config["step"] = (config.get("step") or 0) + 1
     config_path.write_text(json.dumps(config))
     floor_before = (out / "runs" / "tiny-real-vs-real.json").read_text()
-    bench.run_bench(cfg, extractor=PooledPixels(), cache=cache)
+    bench.run_bench_to_end(cfg, extractor=PooledPixels(), cache=cache)
     for name in names:
         assert json.loads((out / "runs" / f"{name}.json").read_text())["source_step"] == config["step"], name
     assert (out / "runs" / "tiny-real-vs-real.json").read_text() == floor_before
@@ -173,7 +176,7 @@ def test_cli_bench_options():
 def test_bad_setup_fails_fast(tmp_path, bench_setup):
     data, sources, readme = bench_setup
     with pytest.raises(ValueError, match="unknown preset"):
-        bench.run_bench(_config(tmp_path, data, sources, readme, presets=["nope"]), extractor=PooledPixels())
+        bench.run_bench_to_end(_config(tmp_path, data, sources, readme, presets=["nope"]), extractor=PooledPixels())
     with pytest.raises(FileNotFoundError, match="target-tiny.zip"):
-        bench.run_bench(_config(tmp_path, tmp_path, sources, readme, data_dir=str(tmp_path)),
+        bench.run_bench_to_end(_config(tmp_path, tmp_path, sources, readme, data_dir=str(tmp_path)),
                         extractor=PooledPixels())

@@ -9,10 +9,8 @@ existing ones are skipped (resumable) unless force. Reports are written by tgan.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import re
-import sys
 import tempfile
 import threading
 import time
@@ -26,7 +24,8 @@ from . import __version__, bench_report
 from .checkpoint import read_config
 from .config import TrainConfig
 from .data import DataError, load_images, pick_shots
-from .events import Failed, Finished, Started, Step
+from .events import (BenchReportsWritten, BenchRunDone, BenchRunStarted, BenchSliceSkipped, Failed, Finished,
+                     Started, Step)
 from .models import load_model, load_source
 from .paths import CHECKPOINTS, REPO_ROOT
 from .sampling import sample_seeds
@@ -38,7 +37,6 @@ TARGETS = {"emoji-3d-animals": "emoji", "faces-lorelei": "faces", "kanji-gyosho"
 DEFAULT_DATA_DIR = os.environ.get("TGAN_DATA", "")  # the folder with target-*.zip; or --data-dir
 MAX_STEPS = TrainConfig.LIMITS["steps"][1]  # so the wall-clock budget is what ends a run
 SAME = ("budget_s", "reference_cap", "feature_extractor")  # a resume reuses runs that match these
-log = functools.partial(print, "[bench]", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -205,7 +203,7 @@ def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
             bench_report.save_strip(fake[:cfg.grid_cols], out / "runs" / f"{name}.png")
         eval_s[0] += time.perf_counter() - t
 
-    log(f"{name}: training {cfg.budget_s:g} s ({' + '.join(resolve(preset))})")
+    yield BenchRunStarted(name, cfg.budget_s, resolve(preset))
     try:
         with tempfile.TemporaryDirectory(prefix=f"tgan-bench-{name}-") as work:
             trained = _train_segments(cfg, train_cfg, shot_set.images, source, Path(work), on_point)
@@ -216,12 +214,13 @@ def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
               "wall_clock": trained["train_seconds"], "images_seen": steps * cfg.batch, "batch": cfg.batch,
               "sec_per_step": trained["train_seconds"] / steps if steps else None,
               "eval_seconds": eval_s[0], "metrics": final, "curve": curve}
-    log(f"{name}: {steps} steps, KID {final.get('kid', float('nan')):.4f} ({trained['status']})")
+    yield BenchRunDone(name, steps, final.get("kid"), trained["status"], trained.get("error"))
     return record
 
 
-def run_bench(cfg: BenchConfig, extractor=None, cache=None) -> dict:
-    """Run (or resume) the benchmark; write runs/*.json, results.json/md, plot, grids, README."""
+def run_bench(cfg: BenchConfig, extractor=None, cache=None):
+    """Run (or resume) the benchmark; write runs/*.json, results.json/md, plot, grids, README.
+    A generator of BenchEvents; the last one, BenchReportsWritten, carries the results."""
     _check(cfg)
     out = Path(cfg.out)
     scorer = Scorer(extractor, cache)
@@ -258,7 +257,7 @@ def run_bench(cfg: BenchConfig, extractor=None, cache=None) -> dict:
                 todo = [p for p, nm in names.items()
                         if not done(out / "runs" / f"{nm}.json", source_step=source_step)]
                 if not todo:
-                    log(f"{target} {shots_n} shots seed {seed}: all runs present, skipped")
+                    yield BenchSliceSkipped(target, shots_n, seed)
                     continue
                 ref_feats, train_feats = scorer.real(reference), scorer.real(shot_set.images)
                 run_meta = {**meta, "shots": shots_n, "seed": seed, "reference_size": len(reference),
@@ -271,20 +270,24 @@ def run_bench(cfg: BenchConfig, extractor=None, cache=None) -> dict:
                           "images_seen": 0, "metrics": scorer.score(scorer.fake(fake), ref_feats, train_feats)},
                          **run_meta)
                 for preset in (p for p in todo if p != "source"):
-                    record = _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
+                    record = yield from _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
                                          train_feats, source, out)
                     save(out / "runs" / f"{names[preset]}.json", record, **run_meta)
             first_shots, _ = pick_shots(full, shots_n, cfg.seeds[0])
             bench_report.write_grid(out, target, shots_n, cfg.seeds[0], ["source", *cfg.presets],
                                     first_shots.images[:cfg.grid_cols], run_name)
     results = bench_report.write_reports(out, settings)
-    if cfg.readme:
-        if bench_report.write_readme_table(out / "results.json", cfg.readme):
-            log(f"updated the results table in {cfg.readme}")
-        else:
-            log(f"{cfg.readme}: missing or without <!-- results:start/end --> markers; left alone")
-    log(f"wrote {out / 'results.md'}, {out / 'results.json'}, {out / 'kid_vs_time.png'}, {out / 'grids'}/")
-    return results
+    updated = bool(cfg.readme) and bench_report.write_readme_table(out / "results.json", cfg.readme)
+    files = [str(out / f) for f in ("results.md", "results.json", "kid_vs_time.png", "grids")]
+    yield BenchReportsWritten(results, files, cfg.readme, updated)
+
+
+def run_bench_to_end(cfg: BenchConfig, extractor=None, cache=None) -> dict:
+    """run_bench without progress: the results once every run and report is written."""
+    for event in run_bench(cfg, extractor, cache):
+        if isinstance(event, BenchReportsWritten):
+            return event.results
+    raise RuntimeError("run_bench ended without writing its reports")
 
 
 def config_from_args(args) -> BenchConfig:
@@ -298,10 +301,3 @@ def config_from_args(args) -> BenchConfig:
                       readme=opt("readme"))
     return dataclasses.replace(cfg, readme=None) if opt("no_readme") else cfg
 
-
-def run_bench_cli(args) -> None:
-    try:
-        run_bench(config_from_args(args))
-    except KeyboardInterrupt:
-        raise SystemExit("tgan bench: interrupted; finished runs are kept in runs/, "
-                         "the same command resumes") from None

@@ -15,7 +15,8 @@ from . import sampling
 from .checkpoint import CheckpointError
 from .config import ModelConfig, TrainConfig
 from .data import DataError, load_images, pick_shots
-from .events import Failed, Finished, Saved, Started, Step
+from .events import (BenchReportsWritten, BenchRunDone, BenchRunStarted, BenchSliceSkipped, Failed, Finished,
+                     Saved, Started, Step)
 from .models import load_model, load_source
 from .paths import resolve_model
 from .strategies import PRESETS, STRATEGIES, resolve
@@ -125,10 +126,33 @@ def cmd_eval(a) -> None:
     print(json.dumps(result))
 
 
-def cmd_bench(a) -> None:
-    from .bench import run_bench_cli  # the benchmark harness, only when used
+def _bench_line(ev) -> str:
+    """One progress line per benchmark event."""
+    if isinstance(ev, BenchRunStarted):
+        return f"{ev.name}: training {ev.budget_s:g} s ({' + '.join(ev.strategies)})"
+    if isinstance(ev, BenchRunDone):
+        kid = f"KID {ev.kid:.4f}" if ev.kid is not None else "no KID"
+        return f"{ev.name}: {ev.steps} steps, {kid} ({ev.status}{': ' + ev.error if ev.error else ''})"
+    if isinstance(ev, BenchSliceSkipped):
+        return f"{ev.target} {ev.shots} shots seed {ev.seed}: all runs present, skipped"
+    if isinstance(ev, BenchReportsWritten):
+        readme = ""
+        if ev.readme:
+            readme = (f"updated the results table in {ev.readme}; " if ev.readme_updated else
+                      f"{ev.readme}: missing or without <!-- results:start/end --> markers, left alone; ")
+        return f"{readme}wrote {', '.join(ev.files)}"
+    return repr(ev)  # an event kind this CLI does not format yet
 
-    run_bench_cli(a)
+
+def cmd_bench(a) -> None:
+    from .bench import config_from_args, run_bench  # the benchmark harness, only when used
+
+    try:
+        for ev in run_bench(config_from_args(a)):
+            print("[bench]", _bench_line(ev), file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        raise SystemExit("tgan bench: interrupted; finished runs are kept in runs/, "
+                         "the same command resumes") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

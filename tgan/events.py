@@ -1,4 +1,5 @@
-"""Typed events the trainer yields. The CLI and the app format them; the core never prints."""
+"""Typed events the trainer and the benchmark yield. The CLI and the app format them; the core
+never prints."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -51,3 +52,39 @@ class Failed:
 
 
 Event = Started | Step | Samples | Saved | Finished | Failed
+
+
+# ------------------------------------------------------------------ `tgan bench` (tgan.bench.run_bench)
+
+@dataclass(frozen=True)
+class BenchRunStarted:
+    name: str  # the run's file stem, e.g. "faces-lorelei-10shot-recommended-seed0"
+    budget_s: float  # training wall-clock it gets
+    strategies: list[str]
+
+
+@dataclass(frozen=True)
+class BenchRunDone:
+    name: str
+    steps: int
+    kid: float | None  # None when the run failed before it could be scored
+    status: str  # "ok", "stopped" or "failed" (then error says why)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class BenchSliceSkipped:
+    target: str
+    shots: int
+    seed: int  # every run of this (target, shots, seed) was already there and reused
+
+
+@dataclass(frozen=True)
+class BenchReportsWritten:
+    results: dict  # what results.json holds: per-row aggregates over seeds
+    files: list[str]  # the reports written (results.md/json, the plot, the grids folder)
+    readme: str | None  # the README asked to carry the table, if any
+    readme_updated: bool  # False when that README is missing or lacks the results markers
+
+
+BenchEvent = BenchRunStarted | BenchRunDone | BenchSliceSkipped | BenchReportsWritten
