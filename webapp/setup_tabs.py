@@ -8,6 +8,7 @@ from tgan import Failed
 from tgan import appkit as sup
 
 from .plumbing import EXAMPLES, KID_SAMPLES, NONE_SOURCE, bind, gpu, guarded
+from .text import describe_images, describe_result, kid_report, progress_html, source_summary
 
 
 # ----------------------------------------------------------------------------- 1. images
@@ -21,7 +22,7 @@ def _show_images(sess: sup.Session, source):
     if imgs.rejected:
         gr.Warning(f"{len(imgs.rejected)} file(s) could not be used; the list is under the upload.", duration=5)
     gallery = list(zip(sup.to_pils(imgs.as_float()[:200]), imgs.names[:200]))
-    return gallery, sup.describe_images(imgs, sess.upload_label)
+    return gallery, describe_images(imgs, sess.upload_label)
 
 
 @guarded
@@ -50,7 +51,7 @@ def use_example(name, sess: sup.Session, source, request: gr.Request = None):
 @guarded
 def source_info(source):
     """The source's sample grid (samples.png, or drawn now) and its model-card line."""
-    return sup.source_summary(source or None)
+    return source_summary(source or None)
 
 
 @guarded
@@ -93,15 +94,15 @@ def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed
         handle = sess.compare_source(source or None)
         source_img = sup.grid(sup.source_grid(handle, cfg)) if handle else None
         t0 = time.monotonic()
-        yield (loss_frame([]), None, source_img, sup.progress_html(0, cfg.steps),
+        yield (loss_frame([]), None, source_img, progress_html(0, cfg.steps),
                f"Starting: {len(worker.images)} images, {' + '.join(cfg.strategies)}, {cfg.steps} steps…", None)
         for snap in worker.updates(min_interval=0.5):
             samples = sup.grid(snap.samples) if snap.new_samples and snap.samples is not None else gr.skip()
-            progress = sup.progress_html(snap.step, snap.total_steps, snap.sec_per_step, snap.eta_seconds)
+            progress = progress_html(snap.step, snap.total_steps, snap.sec_per_step, snap.eta_seconds)
             if snap.done:
                 if isinstance(snap.result, Failed):
                     gr.Warning(snap.result.message)
-                text = sup.describe_result(snap.result, time.monotonic() - t0)
+                text = describe_result(snap.result, time.monotonic() - t0)
                 yield loss_frame(snap.rows), samples, gr.skip(), progress, text, _run_zip(sess)
             else:
                 text = (f"Training on {snap.device}: step {snap.step} / {snap.total_steps}; samples from "
@@ -121,8 +122,8 @@ def stop_run(sess: sup.Session):
         return gr.skip(), gr.skip(), "Stopping… the current step is still finishing.", gr.skip()
     snap = worker.snapshot()
     samples = sup.grid(snap.samples) if snap.samples is not None else gr.skip()
-    progress = sup.progress_html(snap.step, snap.total_steps, snap.sec_per_step, 0.0)
-    return samples, progress, sup.describe_result(snap.result), _run_zip(sess)
+    progress = progress_html(snap.step, snap.total_steps, snap.sec_per_step, 0.0)
+    return samples, progress, describe_result(snap.result), _run_zip(sess)
 
 
 @guarded
@@ -140,4 +141,4 @@ def score_kid(sess: sup.Session, include_source: bool = False):
         results = [(label, sup.kid_scores(handle, reference, KID_SAMPLES)) for label, handle in targets]
     except ImportError as exc:
         raise gr.Error(f"Scoring is unavailable here: {exc}", print_exception=False) from None
-    return sup.kid_report(results, len(reference.names), KID_SAMPLES)
+    return kid_report(results, len(reference.names), KID_SAMPLES)

@@ -6,19 +6,18 @@ Images leave this package as PIL images or (N, 3, R, R) tensors in [-1, 1]; erro
 ValueError subclasses (DataError, CheckpointError) with a message a user can act on.
 
 Modules: limits (limits of the app, parsing user input, make_config), files (folders, sources,
-zips), pictures (images and UI text), handles (models for exploring, scoring), worker (the
+zips), pictures (images for the UI; webapp/text.py writes its text), handles (models for exploring, scoring), worker (the
 training thread), session (one browser session). This module re-exports what app.py uses.
 """
 from ..checkpoint import CheckpointError
 from ..data import DataError
 from .files import (app_root, checkpoints_root, load_model_config, model_card_line, source_names,
                     source_path, zip_files, zip_images, zip_run)
-from .handles import ModelHandle, inference_threads, kid_scores, source_grid, source_handle, source_summary
+from .handles import ModelHandle, inference_threads, kid_scores, source_grid, source_handle
 from .limits import (EXAMPLE_SETS, EXPLORE_THREADS, GALLERY_SEEDS, LR_RANGE, MAX_BATCH, MAX_INTERP_SEEDS,
                      MAX_STEPS, MAX_VIDEO_FRAMES, PCA_COMPONENTS, SEED_MAX, TRAIN_THREADS, as_float, as_int,
                      make_config, option_specs, parse_seeds, preset_strategies)
-from .pictures import (describe_images, describe_result, display, example_preview, format_duration, grid,
-                       kid_report, latent_at, progress_html, resolution_of, to_pils)
+from .pictures import display, example_preview, grid, latent_at, resolution_of, to_pils
 from .session import RunInfo, Session
 from .worker import Snapshot, TrainWorker
 
@@ -26,11 +25,10 @@ __all__ = [
     "CheckpointError", "DataError",
     "app_root", "checkpoints_root", "load_model_config", "model_card_line", "source_names", "source_path",
     "zip_files", "zip_images", "zip_run",
-    "ModelHandle", "inference_threads", "kid_scores", "source_grid", "source_handle", "source_summary",
+    "ModelHandle", "inference_threads", "kid_scores", "source_grid", "source_handle",
     "EXAMPLE_SETS", "EXPLORE_THREADS", "GALLERY_SEEDS", "LR_RANGE", "MAX_BATCH", "MAX_INTERP_SEEDS",
     "MAX_STEPS", "MAX_VIDEO_FRAMES", "PCA_COMPONENTS", "SEED_MAX", "TRAIN_THREADS",
     "as_float", "as_int", "make_config", "option_specs", "parse_seeds", "preset_strategies",
-    "describe_images", "describe_result", "display", "example_preview", "format_duration", "grid",
-    "kid_report", "latent_at", "progress_html", "resolution_of", "to_pils",
+    "display", "example_preview", "grid", "latent_at", "resolution_of", "to_pils",
     "RunInfo", "Session", "Snapshot", "TrainWorker",
 ]

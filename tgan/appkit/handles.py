@@ -15,7 +15,7 @@ from ..config import TrainConfig
 from ..data import DataError, ImageSet
 from ..models import load_model
 from ..trainer import fixed_latents
-from .files import load_model_config, model_card_line, source_path
+from .files import source_path
 from .limits import EXPLORE_THREADS, MAX_VIDEO_FRAMES, PCA_COMPONENTS
 from .pictures import display, latent_at
 
@@ -143,18 +143,6 @@ def source_handle(name: str) -> ModelHandle:
     with _source_lock:
         _source_cache[str(folder)] = (stamp, handle)
     return handle
-
-
-def source_summary(name: str | None) -> tuple[Image.Image | None, str]:
-    """(preview grid, markdown) for the source picker."""
-    if not name:
-        return None, "No source: the run starts from random weights (use the *from scratch* preset)."
-    handle = source_handle(name)
-    model = load_model_config(handle.path)
-    line = model_card_line(handle.path) or "(no model card yet)"
-    step = f", {handle.step:,} pretraining steps" if handle.step else ""
-    return handle.preview(), (f"**{name}** — {model.resolution} px, z {model.z_dim}, "
-                              f"G width {model.g_width}{step}.  \n{line}")
 
 
 # ----------------------------------------------------------------------------- scoring
