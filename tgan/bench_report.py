@@ -239,15 +239,21 @@ def plot_kid_vs_time(results: dict, path) -> Path:
         floor = [r["kid"] for r in rows if r["target"] == target and r["kind"] == "floor"]
         for j, k in enumerate(shots):
             ax = axes[i][j]
+            seconds = []
             for r in rows:
                 if r["target"] != target or r["shots"] != k:
                     continue
                 if r["kind"] == "source" and _ok(r["kid"]):
                     ax.axhline(r["kid"], color="grey", ls="--", lw=1, label="source (unadapted)")
                 elif r["curve"]:
-                    c = colours.setdefault(r["row"], f"C{len(colours) % 10}")
-                    ax.plot([p["seconds"] for p in r["curve"]], [p["kid"] for p in r["curve"]], "o-",
+                    # tab20: more rows than tab10's ten colours; the peer gets squares, so no two look alike
+                    c = colours.setdefault(r["row"], plt.cm.tab20(len(colours) % 20))
+                    xs = [p["seconds"] for p in r["curve"]]
+                    ax.plot(xs, [p["kid"] for p in r["curve"]], "s--" if r["kind"] == "peer" else "o-",
                             color=c, label=r["row"])
+                    seconds += xs
+            if seconds and min(seconds) > 0 and max(seconds) > 20 * min(seconds):
+                ax.set_xscale("log")  # the peer at equal images runs for hours, the presets for minutes
             if floor and _ok(floor[0]):
                 ax.axhline(floor[0], color="black", ls=":", lw=1, label="real vs real (floor)")
             ax.set_title(f"{target}, {k} shots" if k else target, fontsize=10)
