@@ -111,7 +111,16 @@ def launched_app(checkpoints):
     mp.setenv("TGAN_CHECKPOINTS", str(checkpoints))
     demo = app.build_demo()
     demo.queue()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options())
+    for attempt in range(3):
+        try:
+            _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options())
+            break
+        except ValueError as exc:
+            # gradio probes the fresh server with HEAD requests of 3 s each and gives up on the first
+            # timeout; on a loaded machine that can happen although the server is fine: try again.
+            demo.close()
+            if "localhost is not accessible" not in str(exc) or attempt == 2:
+                raise
     try:
         yield url
     finally:
