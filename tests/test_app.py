@@ -79,8 +79,9 @@ def test_example_sets_are_bundled_and_load(app_env, sess):
     for name in sup.EXAMPLE_SETS:
         files = sorted((plumbing.EXAMPLES / name).glob("*.png"))
         assert len(files) == 16, name
-    gallery, summary = setup_tabs.use_example("faces-lorelei", sess, "tiny")
+    gallery, summary, upload_box = setup_tabs.use_example("faces-lorelei", sess, "tiny")
     assert len(gallery) == 16 and "16 images ready" in summary and "lorelei" in summary
+    assert upload_box is None  # the upload box no longer lists files that are not the training set
     with pytest.raises(gr.Error, match="no example set"):
         setup_tabs.use_example("../../etc", sess, "tiny")
     assert (plumbing.EXAMPLES / "ATTRIBUTION.md").is_file()

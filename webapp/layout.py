@@ -191,7 +191,7 @@ def build_demo() -> gr.Blocks:
         files.upload(upload_images, [files, sess, source], [gallery, summary], api_name="upload")
         files.clear(upload_images, [files, sess, source], [gallery, summary], api_visibility="private")
         for name, button in example_buttons.items():
-            button.click(use_example, [gr.State(name), sess, source], [gallery, summary],
+            button.click(use_example, [gr.State(name), sess, source], [gallery, summary, files],
                          api_name=f"example_{name.replace('-', '_')}")
         next_2.click(lambda: gr.Tabs(selected="source"), None, tabs, api_visibility="private")
         next_3.click(lambda: gr.Tabs(selected="train"), None, tabs, api_visibility="private")

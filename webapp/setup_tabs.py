@@ -38,12 +38,13 @@ def upload_images(files, sess: sup.Session, source, request: gr.Request = None):
 
 @guarded
 def use_example(name, sess: sup.Session, source, request: gr.Request = None):
-    """One of the bundled example sets (examples/<name>/)."""
+    """One of the bundled example sets (examples/<name>/). Empties the upload box too, so it does
+    not list files that are no longer the training set."""
     if name not in sup.EXAMPLE_SETS or not (EXAMPLES / name).is_dir():
         raise ValueError(f"no example set {name!r}; choose from {', '.join(sup.EXAMPLE_SETS)}")
     bind(sess, request)
     sess.set_folder(EXAMPLES / name, f"the example set *{sup.EXAMPLE_SETS[name]}*")
-    return _show_images(sess, source)
+    return *_show_images(sess, source), None
 
 
 # ----------------------------------------------------------------------------- 2. source and strategy
