@@ -179,4 +179,4 @@ def test_bad_setup_fails_fast(tmp_path, bench_setup):
         bench.run_bench_to_end(_config(tmp_path, data, sources, readme, presets=["nope"]), extractor=PooledPixels())
     with pytest.raises(FileNotFoundError, match="target-tiny.zip"):
         bench.run_bench_to_end(_config(tmp_path, tmp_path, sources, readme, data_dir=str(tmp_path)),
-                        extractor=PooledPixels())
+                               extractor=PooledPixels())

@@ -14,6 +14,7 @@ import re
 import tempfile
 import threading
 import time
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +25,8 @@ from . import __version__, bench_report
 from .checkpoint import read_config
 from .config import TrainConfig
 from .data import DataError, load_images, pick_shots
-from .events import (BenchReportsWritten, BenchRunDone, BenchRunStarted, BenchSliceSkipped, Failed, Finished,
-                     Started, Step)
+from .events import (BenchEvent, BenchReportsWritten, BenchRunDone, BenchRunStarted, BenchSliceSkipped, Failed,
+                     Finished, Started, Step)
 from .models import load_model, load_source
 from .paths import CHECKPOINTS, REPO_ROOT
 from .sampling import sample_seeds
@@ -186,7 +187,8 @@ def _train_segments(cfg: BenchConfig, train_cfg: TrainConfig, shots, source, wor
     return out
 
 
-def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats, train_feats, source, out):
+def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats, train_feats, source,
+                out) -> Generator[BenchEvent, None, dict]:
     name = run_name(target, shots_n, preset, seed)
     train_cfg = TrainConfig(steps=MAX_STEPS, batch_size=cfg.batch, seed=seed, save_every=0,
                             sample_every=TrainConfig.LIMITS["sample_every"][1], strategies=resolve(preset))
@@ -218,7 +220,7 @@ def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
     return record
 
 
-def run_bench(cfg: BenchConfig, extractor=None, cache=None):
+def run_bench(cfg: BenchConfig, extractor=None, cache=None) -> Iterator[BenchEvent]:
     """Run (or resume) the benchmark; write runs/*.json, results.json/md, plot, grids, README.
     A generator of BenchEvents; the last one, BenchReportsWritten, carries the results."""
     _check(cfg)
@@ -270,8 +272,8 @@ def run_bench(cfg: BenchConfig, extractor=None, cache=None):
                           "images_seen": 0, "metrics": scorer.score(scorer.fake(fake), ref_feats, train_feats)},
                          **run_meta)
                 for preset in (p for p in todo if p != "source"):
-                    record = yield from _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
-                                         train_feats, source, out)
+                    record = yield from _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set,
+                                                    ref_feats, train_feats, source, out)
                     save(out / "runs" / f"{names[preset]}.json", record, **run_meta)
             first_shots, _ = pick_shots(full, shots_n, cfg.seeds[0])
             bench_report.write_grid(out, target, shots_n, cfg.seeds[0], ["source", *cfg.presets],

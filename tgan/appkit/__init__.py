@@ -6,8 +6,9 @@ Images leave this package as PIL images or (N, 3, R, R) tensors in [-1, 1]; erro
 ValueError subclasses (DataError, CheckpointError) with a message a user can act on.
 
 Modules: limits (limits of the app, parsing user input, make_config), files (folders, sources,
-zips), pictures (images for the UI; webapp/text.py writes its text), handles (models for exploring, scoring), worker (the
-training thread), session (one browser session). This module re-exports what app.py uses.
+zips), pictures (images for the UI; webapp/text.py writes its text), handles (models for
+exploring, scoring), worker (the training thread), session (one browser session). This module
+re-exports what app.py uses.
 """
 from ..checkpoint import CheckpointError
 from ..data import DataError
