@@ -278,9 +278,9 @@ def run_bench(cfg: BenchConfig, extractor=None, cache=None) -> Iterator[BenchEve
             first_shots, _ = pick_shots(full, shots_n, cfg.seeds[0])
             bench_report.write_grid(out, target, shots_n, cfg.seeds[0], ["source", *cfg.presets],
                                     first_shots.images[:cfg.grid_cols], run_name)
-    results = bench_report.write_reports(out, settings)
+    results, written = bench_report.write_reports(out, settings)
     updated = bool(cfg.readme) and bench_report.write_readme_table(out / "results.json", cfg.readme)
-    files = [str(out / f) for f in ("results.md", "results.json", "kid_vs_time.png", "grids")]
+    files = [str(f) for f in (*written, out / "grids")]
     yield BenchReportsWritten(results, files, cfg.readme, updated)
 
 

@@ -272,11 +272,14 @@ def plot_kid_vs_time(results: dict, path) -> Path:
     return Path(path)
 
 
-def write_reports(out, settings: dict) -> dict:
+def write_reports(out, settings: dict) -> tuple[dict, list[Path]]:
+    """Aggregate every runs/*.json under `out` into results.json/md and the plot.
+    Returns the aggregates and the paths written."""
     out = Path(out)
     results = clean(aggregate(load_runs(out), settings))
-    (out / "results.json").write_text(json.dumps(clean(results), indent=2))
-    (out / "results.md").write_text(f"# tgan transfer benchmark ({settings.get('name', '?')})\n\n"
-                                    f"{markdown_table(results)}\n")
-    plot_kid_vs_time(results, out / "kid_vs_time.png")
-    return results
+    written = [out / "results.md", out / "results.json", out / "kid_vs_time.png"]
+    written[1].write_text(json.dumps(results, indent=2))
+    written[0].write_text(f"# tgan transfer benchmark ({settings.get('name', '?')})\n\n"
+                          f"{markdown_table(results)}\n")
+    plot_kid_vs_time(results, written[2])
+    return results, written
