@@ -126,3 +126,11 @@ def launched_app(checkpoints):
     finally:
         demo.close()
         mp.undo()
+
+
+def api_client(url):
+    """A gradio_client for the served page. Its plain GETs (config, API info) time out after
+    5 s by default, which a loaded machine can exceed although the server is fine."""
+    from gradio_client import Client
+
+    return Client(url, verbose=False, analytics_enabled=False, httpx_kwargs={"timeout": 120})

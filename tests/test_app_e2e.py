@@ -6,8 +6,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import launched_app
-from gradio_client import Client, handle_file
+from conftest import api_client, launched_app
+from gradio_client import handle_file
 from PIL import Image
 
 from tgan import appkit as sup
@@ -19,16 +19,12 @@ def app_url(app_checkpoints):
         yield url
 
 
-def client(url) -> Client:
-    return Client(url, verbose=False, analytics_enabled=False)
-
-
 def options():
     return [default for _, _, default, _ in sup.option_specs()]
 
 
 def test_upload_train_sample_interpolate(app_url, app_image_files):
-    c = client(app_url)
+    c = api_client(app_url)
     gallery, summary = c.predict([handle_file(str(p)) for p in app_image_files["all"]], "tiny", api_name="/upload")
     assert len(gallery) == 8 and "**8 images ready**" in summary and "`notes.txt`" in summary
 
@@ -55,7 +51,7 @@ def test_upload_train_sample_interpolate(app_url, app_image_files):
 
 
 def test_sessions_do_not_see_each_other(app_url, app_image_files):
-    a, b = client(app_url), client(app_url)
+    a, b = api_client(app_url), api_client(app_url)
     a.predict([handle_file(str(p)) for p in app_image_files["good"]], "tiny", api_name="/upload")
     with pytest.raises(Exception, match="add some images first"):
         b.submit("tiny", ["transfer_d"], 2, 2e-4, 4, 0, *options(), api_name="/train").result(timeout=60)
@@ -64,7 +60,7 @@ def test_sessions_do_not_see_each_other(app_url, app_image_files):
 
 
 def test_stop_over_the_api_keeps_the_model(app_url, app_image_files):
-    c = client(app_url)
+    c = api_client(app_url)
     c.predict([handle_file(str(p)) for p in app_image_files["good"]], "tiny", api_name="/upload")
     job = c.submit("tiny", ["transfer_d"], 3000, 2e-4, 4, 0, *options(), api_name="/train")
     deadline = time.monotonic() + 60
@@ -77,7 +73,7 @@ def test_stop_over_the_api_keeps_the_model(app_url, app_image_files):
 
 
 def test_bad_input_is_a_message_not_a_crash(app_url):
-    c = client(app_url)
+    c = api_client(app_url)
     with pytest.raises(Exception, match="not a whole number"):
         c.predict("tiny", "3, seventeen", 0.5, 1.0, api_name="/interpolate")
     with pytest.raises(Exception, match="maximum"):  # slider bounds are enforced by the API

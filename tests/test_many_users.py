@@ -23,6 +23,7 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
+from conftest import api_client
 from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
@@ -46,10 +47,6 @@ def app_url(app_checkpoints, monkeypatch):
         yield url, demo
     finally:
         demo.close()
-
-
-def _client(url) -> Client:
-    return Client(url, verbose=False, analytics_enabled=False)
 
 
 def _train_defaults(c: Client) -> list:
@@ -114,7 +111,7 @@ def test_four_sessions_at_once_are_isolated_and_cleaned_up(app_url, tmp_path):
         p["files"] = _image_set(tmp_path / p["tag"], p["tag"], p["n"], p["colour"])
 
     rss_before = _PeakRss.now_mb()
-    clients: list[Client] = [_client(url) for _ in plans]
+    clients: list[Client] = [api_client(url) for _ in plans]
     defaults = _train_defaults(clients[0])
     # The timeouts only guard against a hang: on a loaded machine four uploads can take minutes.
     uploaded = threading.Barrier(N_SESSIONS, timeout=600)
