@@ -79,3 +79,19 @@ def test_bad_options_fail_cleanly(image_dir, tiny_source):
     wrong_size = torch.zeros(4, 3, 64, 64, dtype=torch.uint8)
     events = list(train(_cfg(), wrong_size, None, source=load_source(tiny_source)))
     assert isinstance(events[-1], Failed) and "32" in events[-1].message
+
+
+def _ema_lag(tmp_path, image_dir, tiny_source, **kw) -> float:
+    """How far the saved G_ema sits from G after a 2-step run (sum of parameter distances)."""
+    list(train(_cfg(steps=2, save_every=0, **kw), _images(image_dir), tmp_path, source=load_source(tiny_source)))
+    tensors = read_tensors(tmp_path)
+    G, G_ema = split_prefix(tensors, "G"), split_prefix(tensors, "G_ema")
+    return sum(float((G[k].float() - G_ema[k].float()).norm()) for k in G if G[k].is_floating_point())
+
+
+def test_ema_ramp_up_lets_a_short_run_average_forget_its_start(image_dir, tiny_source, tmp_path):
+    # 2 steps x 4 images: a 2,000-image half-life keeps G_ema at the source; a ramp-up (half-life
+    # <= 5% of the 8 images seen) makes it follow G almost exactly.
+    fixed = _ema_lag(tmp_path / "fixed", image_dir, tiny_source)
+    ramped = _ema_lag(tmp_path / "ramped", image_dir, tiny_source, ema_rampup=0.05)
+    assert fixed > 0 and ramped < 0.01 * fixed

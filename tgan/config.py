@@ -51,6 +51,10 @@ class TrainConfig:
     beta2: float = 0.999  # Adam beta2
     mapping_lr_mult: float = 0.01  # G's z->w MLP learns 100x slower (StyleGAN): at full rate it collapses
     ema_halflife_images: int = 2000  # G_ema half-life in images seen (StyleGAN-ADA's ema_kimg idea)
+    # ...and at most this fraction of the images seen so far (StyleGAN-ADA's ema_rampup uses 0.05), so
+    # a short run's average is not weighted towards its first steps. Off by default: at the bench's
+    # step counts it helped faces and kanji but not emoji (benchmarks/ema_rampup.py).
+    ema_rampup: float = 0.0
     seed: int = 0  # seeds weights, data order, latents: same seed -> same run
     sample_every: int = 25  # steps between Samples events
     save_every: int = 100  # steps between checkpoint saves (0: only at the end)
@@ -69,6 +73,7 @@ class TrainConfig:
         "beta2": (0.0, 0.9999),
         "mapping_lr_mult": (0.0, 1.0),
         "ema_halflife_images": (0, 10_000_000),
+        "ema_rampup": (0.0, 1.0),
         "seed": (0, 2**31 - 1),
         "sample_every": (1, 100_000),
         "save_every": (0, 100_000),

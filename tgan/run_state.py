@@ -36,6 +36,15 @@ def make_optimizers(run: RunModels, cfg: TrainConfig) -> tuple[torch.optim.Adam,
             torch.optim.Adam(d_groups, betas=betas, fused=fused))
 
 
+def ema_beta(cfg, images_seen: int) -> float:
+    """Per-step decay of G_ema for a half-life of min(ema_halflife_images, ema_rampup * images_seen)
+    images; 0 (G_ema = G) when the half-life is 0."""
+    halflife = cfg.ema_halflife_images
+    if cfg.ema_rampup:
+        halflife = min(halflife, cfg.ema_rampup * images_seen)
+    return 0.5 ** (cfg.batch_size / halflife) if halflife > 0 else 0.0
+
+
 def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
     """G_ema <- beta * G_ema + (1 - beta) * G; buffers (BatchNorm statistics) are copied."""
     with torch.no_grad():  # one fused kernel per list instead of a Python loop over tensors

@@ -14,7 +14,8 @@ from .config import ModelConfig, TrainConfig, from_dict
 from .events import Event, Failed, Finished, Samples, Saved, Started, Step
 from .models import describe_device, ema_copy, fresh_models, pick_device
 from .nets import count_params
-from .run_state import StepSnapshot, has_saved_state, make_optimizers, restore_state, save_state, update_ema
+from .run_state import (StepSnapshot, ema_beta, has_saved_state, make_optimizers, restore_state, save_state,
+                        update_ema)
 from .strategies import RunModels, SourceModels, StepContext, build
 
 
@@ -70,7 +71,6 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
     rng = torch.Generator().manual_seed(cfg.seed * 1_000_003 + start)
     reals_all = images.to(device)
     grid_z = fixed_latents(cfg.grid_size, mcfg.z_dim, cfg.seed).to(device)
-    ema_beta = 0.5 ** (cfg.batch_size / cfg.ema_halflife_images) if cfg.ema_halflife_images else 0.0
 
     def augment(x: torch.Tensor) -> torch.Tensor:
         for strategy in strategies:
@@ -137,7 +137,7 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
             yield _diverged(step, g_terms, out_dir and save(step - 1))
             return
         terms.update(g_terms)
-        update_ema(G_ema, run.G, ema_beta)
+        update_ema(G_ema, run.G, ema_beta(cfg, step * cfg.batch_size))
 
         took = time.perf_counter() - t0
         sec_per_step = took if sec_per_step is None else 0.9 * sec_per_step + 0.1 * took
