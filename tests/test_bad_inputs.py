@@ -11,6 +11,7 @@ import os
 import pickle
 import shutil
 import struct
+import tempfile
 import time
 import tracemalloc
 import zipfile
@@ -32,6 +33,9 @@ from tgan.data import DEFAULT_MAX_IMAGES
 
 RES = 32
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+# An absolute zip member name (zip-slip): it points into the system's temp folder, where a loader
+# that extracted members by name would write it. The test checks nothing appears there.
+ABSOLUTE_SLIP = (Path(tempfile.gettempdir()) / "evil.png").as_posix()
 
 
 # ---- helpers that make inputs ---------------------------------------------------------------
@@ -151,7 +155,7 @@ def _corrupt_member_zip(path: Path) -> Path:
 
 def _zip_slip(path: Path) -> Path:
     return _zip(path, {"../../evil.png": _bytes(Image.new("RGB", (20, 20), RED), "PNG"),
-                       "/tmp/evil.png": _bytes(Image.new("RGB", (20, 20), BLUE), "PNG")})
+                       ABSOLUTE_SLIP: _bytes(Image.new("RGB", (20, 20), BLUE), "PNG")})
 
 
 # ---- checks on accepted sets -------------------------------------------------------------------
@@ -266,7 +270,7 @@ CASES = [
         f"a/b{i % 2}/c/{i}.png": _bytes(img, "PNG") for i, img in enumerate(make_shape_images(4, 40, seed=1))}),
        lambda s: len(s.names) == 4 and all(n.startswith("a/b") for n in s.names)),
     ok("zip_slip_names", lambda d: _zip_slip(d / "slip.zip"),
-       lambda s: sorted(s.names) == ["../../evil.png", "/tmp/evil.png"]),
+       lambda s: sorted(s.names) == ["../../evil.png", ABSOLUTE_SLIP]),
     bad("zip_bomb_60mb_member", lambda d: _zip_bomb(d / "bomb.zip"), "unpacks to 60 MB", max_mb=4),
     bad("zip_bomb_lying_header", lambda d: _zip_bomb_lying_header(d / "liar.zip"), "big.png", max_mb=4),
     bad("zip_corrupt_member", lambda d: _corrupt_member_zip(d / "crc.zip"), "damaged inside the zip"),
@@ -306,7 +310,7 @@ def _printable_line(text: str) -> bool:
 def test_bad_input(case: Case, tmp_path, tiny_source, capsys):
     target = case.make(tmp_path)
     outside = {p: _listing(p) for p in (tmp_path.parent, tmp_path.parent.parent)}
-    evil = {p: (p.exists(), p.exists() and p.stat().st_mtime) for p in (Path("/tmp/evil.png"), Path.cwd() / "evil.png")}
+    evil = {p: (p.exists(), p.exists() and p.stat().st_mtime) for p in (Path(ABSOLUTE_SLIP), Path.cwd() / "evil.png")}
     inside = _tree(tmp_path)
 
     tracemalloc.start()
