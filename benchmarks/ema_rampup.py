@@ -3,9 +3,9 @@
     python benchmarks/ema_rampup.py --data-dir DIR [--shots 10] [--seeds 0 1] [--targets ...]
 
 For each (target, seed) it reads benchmarks/runs/TARGET-Kshot-recommended-seedS.json for its
-step count, then trains `recommended` for exactly those steps twice, with ema_rampup=0 (the
-default: the fixed 2,000-image half-life the recorded runs used) and with StyleGAN-ADA's 0.05, and scores
-both on the same held-out reference as `tgan bench` (200 samples). Steps, not seconds, are
+step count, then trains `recommended` for exactly those steps twice: with ema_rampup=0 (the
+default: the fixed 2,000-image half-life the recorded runs used) and with StyleGAN-ADA's 0.05.
+It scores both on the same held-out reference as `tgan bench` (200 samples). Steps, not seconds, are
 fixed, so a busy machine changes the timings but not the comparison. Prints one JSON line per
 run and a markdown table (KID x 1e3) at the end.
 """

@@ -277,9 +277,8 @@ def write_reports(out, settings: dict) -> tuple[dict, list[Path]]:
     Returns the aggregates and the paths written."""
     out = Path(out)
     results = clean(aggregate(load_runs(out), settings))
-    written = [out / "results.md", out / "results.json", out / "kid_vs_time.png"]
-    written[1].write_text(json.dumps(results, indent=2))
-    written[0].write_text(f"# tgan transfer benchmark ({settings.get('name', '?')})\n\n"
-                          f"{markdown_table(results)}\n")
-    plot_kid_vs_time(results, written[2])
-    return results, written
+    table, data, plot = out / "results.md", out / "results.json", out / "kid_vs_time.png"
+    data.write_text(json.dumps(results, indent=2))
+    table.write_text(f"# tgan transfer benchmark ({settings.get('name', '?')})\n\n{markdown_table(results)}\n")
+    plot_kid_vs_time(results, plot)
+    return results, [table, data, plot]
