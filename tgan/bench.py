@@ -238,6 +238,7 @@ def run_bench(cfg: BenchConfig, extractor=None, cache=None) -> Iterator[BenchEve
     def save(path: Path, record: dict, **meta) -> None:
         bench_report.write_json(path, {**meta, **common, **record, "created": time.strftime("%Y-%m-%d %H:%M:%S")})
 
+    grids: list[Path] = []
     for target, source_name in cfg.targets.items():
         source = load_source(Path(cfg.sources) / source_name)
         res = source.model_config["resolution"]
@@ -276,11 +277,11 @@ def run_bench(cfg: BenchConfig, extractor=None, cache=None) -> Iterator[BenchEve
                                                     ref_feats, train_feats, source, out)
                     save(out / "runs" / f"{names[preset]}.json", record, **run_meta)
             first_shots, _ = pick_shots(full, shots_n, cfg.seeds[0])
-            bench_report.write_grid(out, target, shots_n, cfg.seeds[0], ["source", *cfg.presets],
-                                    first_shots.images[:cfg.grid_cols], run_name)
+            grids.append(bench_report.write_grid(out, target, shots_n, cfg.seeds[0], ["source", *cfg.presets],
+                                                 first_shots.images[:cfg.grid_cols], run_name))
     results, written = bench_report.write_reports(out, settings)
     updated = bool(cfg.readme) and bench_report.write_readme_table(out / "results.json", cfg.readme)
-    files = [str(f) for f in (*written, out / "grids")]
+    files = [str(f) for f in (*written, *grids)]
     yield BenchReportsWritten(results, files, cfg.readme, updated)
 
 

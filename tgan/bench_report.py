@@ -31,7 +31,7 @@ def save_strip(images: torch.Tensor, path) -> None:
 
 
 def write_grid(out, target: str, shots: int, seed: int, rows: list[str], shot_images: torch.Tensor,
-               run_name) -> Path | None:
+               run_name) -> Path:
     """grids/<target>-<shots>shot.png: one labelled row per run (seed `seed`) + the real shots.
     Rows are `rows` in order, then any other strip of that setting in runs/ (e.g. a peer's)."""
     runs, strips = Path(out) / "runs", []

@@ -82,7 +82,7 @@ class BenchSliceSkipped:
 @dataclass(frozen=True)
 class BenchReportsWritten:
     results: dict  # what results.json holds: per-row aggregates over seeds
-    files: list[str]  # the reports written (results.md/json, the plot, the grids folder)
+    files: list[str]  # the reports written: results.md/json, the plot, one grid per target and shots
     readme: str | None  # the README asked to carry the table, if any
     readme_updated: bool  # False when that README is missing or lacks the results markers
 
