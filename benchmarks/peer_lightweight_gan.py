@@ -157,7 +157,7 @@ def train_and_sample(lw, shots_dir: Path, work: Path, seed: int, n: int, budget_
 def score(samples: Path, reference: Path, shots: Path, n: int) -> dict:
     """`tgan eval --samples` on the written PNGs: the same metrics code as the benchmark."""
     cmd = [sys.executable, "-m", "tgan.cli", "eval", "--samples", str(samples), "--reference", str(reference),
-           "--train", str(shots), "--n", str(n), "--resolution", "64"]
+           "--train", str(shots), "--n", str(n), "--resolution", "64", "--json"]
     print("scoring:", " ".join(cmd), file=sys.stderr)
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
     if done.returncode != 0:

@@ -123,7 +123,20 @@ def cmd_eval(a) -> None:
     result = evaluate_model_or_samples(a.model, a.samples, a.reference, n=a.n, seed=a.seed,
                                        train_path=a.train, resolution=a.resolution,
                                        max_reference=a.max_reference)
-    print(json.dumps(result))
+    print(json.dumps(result) if a.json else _metrics_table(result))
+
+
+def _metrics_table(m: dict) -> str:
+    """The eval metrics for a person: one per line, with what good looks like."""
+    rows = [("KID", f"{m['kid']:.4f} ± {m['kid_std']:.4f}", "lower is better; ~0 = same distribution"),
+            ("FID", f"{m['fid']:.1f}", "lower is better"),
+            ("precision", f"{m['precision']:.3f}", "share of samples inside the real manifold"),
+            ("recall", f"{m['recall']:.3f}", "share of real images inside the sample manifold"),
+            ("memorisation", f"{m['memorisation']:.3f}", "~1 healthy, >1 copies the training images"
+             if m["memorisation"] == m["memorisation"] else "needs --train"),  # NaN without --train
+            ("diversity", f"{m['diversity']:.2f}", "mean pairwise feature distance of the samples"),
+            ("n", str(m["n"]), "samples scored")]
+    return "\n".join(f"{name:<13}{value:<18}{why}" for name, value, why in rows)
 
 
 def _bench_line(ev) -> str:
@@ -211,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("strategies", help="list strategies and presets with why each exists")
     s.set_defaults(fn=cmd_strategies)
 
-    s = sub.add_parser("eval", help="score a model or a folder of samples against real images (JSON)")
+    s = sub.add_parser("eval", help="score a model or a folder of samples against real images (KID, FID, ...)")
     g = s.add_mutually_exclusive_group(required=True)
     g.add_argument("--model", help="model folder or bundled name")
     g.add_argument("--samples", help="folder/zip of generated images (any generator)")
@@ -221,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--resolution", type=int, default=64, help="image size for --samples (a model uses its own)")
     s.add_argument("--max-reference", type=int, default=None, help="use only the first N reference images")
+    s.add_argument("--json", action="store_true",
+                   help='print one JSON object {"kid", "kid_std", "fid", ...} instead of a table')
     s.set_defaults(fn=cmd_eval)
 
     s = sub.add_parser("bench", help="run the transfer benchmark and write benchmarks/")
