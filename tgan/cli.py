@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 import threading
@@ -133,7 +134,7 @@ def _metrics_table(m: dict) -> str:
             ("precision", f"{m['precision']:.3f}", "share of samples inside the real manifold"),
             ("recall", f"{m['recall']:.3f}", "share of real images inside the sample manifold"),
             ("memorisation", f"{m['memorisation']:.3f}", "~1 healthy, >1 copies the training images"
-             if m["memorisation"] == m["memorisation"] else "needs --train"),  # NaN without --train
+             if math.isfinite(m["memorisation"]) else "needs --train"),  # NaN without --train
             ("diversity", f"{m['diversity']:.2f}", "mean pairwise feature distance of the samples"),
             ("n", str(m["n"]), "samples scored")]
     return "\n".join(f"{name:<13}{value:<18}{why}" for name, value, why in rows)
