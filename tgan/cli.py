@@ -71,11 +71,15 @@ def _stop_on_ctrl_c() -> threading.Event:
 
 def cmd_pretrain(a) -> None:
     images = load_images(a.data, a.resolution, max_images=None)
+    # r3gan follows R3GAN/StyleGAN2's Adam (beta1 0, beta2 0.99); dcgan keeps DCGAN's (0.5, 0.999).
+    betas = (0.0, 0.99) if a.family == "r3gan" else (0.5, 0.999)
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch, seed=a.seed, save_every=a.save_every,
-                      sample_every=max(a.save_every, 1), lr_g=a.lr, lr_d=a.lr,
-                      ema_halflife_images=10_000, strategies=["scratch", "diffaug"],
+                      sample_every=max(a.save_every, 1), lr_g=a.lr, lr_d=a.lr, beta1=betas[0], beta2=betas[1],
+                      ema_halflife_images=10_000, r1_gamma=a.gamma, strategies=["scratch", "diffaug"],
                       strategy_options={"diffaug": {"policy": a.augment}})
-    mcfg = ModelConfig(resolution=a.resolution, g_width=a.width, d_width=a.width)
+    mapping = a.mapping_layers if a.mapping_layers is not None else (4 if a.family == "r3gan" else 0)
+    mcfg = ModelConfig(resolution=a.resolution, g_width=a.width, d_width=a.width, family=a.family,
+                       mapping_layers=mapping)
     _run_training(train(cfg, images.images, a.out, model_config=mcfg, stop=_stop_on_ctrl_c(),
                         resume=a.resume, half=True), a.quiet)
 
@@ -180,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int, default=20_000, help="total steps (a resume continues to this)")
     s.add_argument("--batch", type=int, default=32)
     s.add_argument("--width", type=int, default=32, help="G/D channel width (checkpoint size grows ~width^2)")
+    s.add_argument("--family", choices=("r3gan", "dcgan"), default="r3gan",
+                   help="network family: r3gan (residual, RpGAN + R1/R2; default) or dcgan (the v1 sources)")
+    s.add_argument("--mapping-layers", type=int, default=None,
+                   help="depth of the z -> w MLP (default: 4 for r3gan, 0 for dcgan)")
+    s.add_argument("--gamma", type=float, default=0.05, help="R1/R2 strength (r3gan)")
     s.add_argument("--lr", type=float, default=2e-4)
     s.add_argument("--augment", default="color,translation", help="DiffAugment policy")
     s.add_argument("--save-every", type=int, default=500)
@@ -234,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=1000, help="samples to generate / use")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--resolution", type=int, default=64, help="image size for --samples (a model uses its own)")
-    s.add_argument("--max-reference", type=int, default=None, help="use only the first N reference images")
+    s.add_argument("--max-reference", type=int, default=None, help="score against a seeded random sample of N reference images (seed 0), never the first N: "
+                        "image sets are often stored grouped by style")
     s.add_argument("--json", action="store_true",
                    help='print one JSON object {"kid", "kid_std", "fid", ...} instead of a table')
     s.set_defaults(fn=cmd_eval)

@@ -5,6 +5,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 RESOLUTIONS = (32, 64, 128)
+FAMILIES = ("dcgan", "r3gan")
+LOSSES = ("auto", "hinge", "rpgan")
 
 
 @dataclass
@@ -19,6 +21,10 @@ class ModelConfig:
     mapping_layers: int = 0  # depth of the z -> w MLP (0: w is z on the sphere; measured to train faster here)
     d_norm: str = "batch"  # discriminator normalisation: "batch" (DCGAN; measured best here) or "spectral"
     g_norm: str = "batch"  # generator normalisation: "batch" (BatchNorm) or "pixel" (PixelNorm)
+    # Network family: "dcgan" (nets.py, the v1 sources) or "r3gan" (nets_r3.py: residual, no
+    # normalisation, trained with RpGAN + R1/R2). Old config.json files have no key: dcgan.
+    family: str = "dcgan"
+    blocks_per_stage: int = 1  # r3gan only: residual blocks at each resolution of G and D
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
@@ -27,6 +33,10 @@ class ModelConfig:
             raise ValueError(f"without a mapping network w is z: w_dim ({self.w_dim}) must equal z_dim ({self.z_dim})")
         if self.d_norm not in ("spectral", "batch"):
             raise ValueError(f"d_norm must be 'spectral' or 'batch', got {self.d_norm!r}")
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        if not 1 <= self.blocks_per_stage <= 8:
+            raise ValueError(f"blocks_per_stage must be between 1 and 8, got {self.blocks_per_stage}")
         if self.g_norm not in ("batch", "pixel"):
             raise ValueError(f"g_norm must be 'batch' or 'pixel', got {self.g_norm!r}")
         for name in ("z_dim", "w_dim", "g_width", "d_width"):
@@ -55,6 +65,12 @@ class TrainConfig:
     # a short run's average is not weighted towards its first steps. Off by default: at the bench's
     # step counts it helped faces and kanji but not emoji (benchmarks/ema_rampup.py).
     ema_rampup: float = 0.0
+    # "rpgan": relativistic pairing loss + zero-centred R1 (reals) and R2 (fakes), R3GAN's recipe;
+    # "hinge": SAGAN's hinge loss, no penalty; "auto": rpgan for an r3gan model with its own conv D,
+    # hinge otherwise (the projected D is trained with hinge, as in Projected GAN).
+    loss: str = "auto"
+    r1_gamma: float = 0.05  # strength gamma of R1 and R2, each gamma/2 * E|grad_x D|^2
+    reg_every: int = 4  # lazy regularisation (StyleGAN2): penalties every k steps, weighted by k
     seed: int = 0  # seeds weights, data order, latents: same seed -> same run
     sample_every: int = 25  # steps between Samples events
     save_every: int = 100  # steps between checkpoint saves (0: only at the end)
@@ -74,6 +90,8 @@ class TrainConfig:
         "mapping_lr_mult": (0.0, 1.0),
         "ema_halflife_images": (0, 10_000_000),
         "ema_rampup": (0.0, 1.0),
+        "r1_gamma": (0.0, 1000.0),
+        "reg_every": (1, 1000),
         "seed": (0, 2**31 - 1),
         "sample_every": (1, 100_000),
         "save_every": (0, 100_000),
@@ -86,6 +104,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value != value or not lo <= value <= hi:
                 raise ValueError(f"{name}={value!r} is out of range; use a value in [{lo}, {hi}]")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         if not self.strategies:
             raise ValueError("choose at least one strategy (e.g. 'scratch' or 'transfer_d')")
         return self

@@ -288,6 +288,20 @@ def _nothing_usable(paths, sources, rejected) -> str:
     return f"no usable images in {where}: {name}: {reason}{more}"
 
 
+def random_subset(images: ImageSet, n: int | None, seed: int = 0) -> ImageSet:
+    """At most n images drawn by seed (all of them when n is None or >= the set's size).
+
+    Never the first n: every set we ship or benchmark on is stored grouped by vendor, style or
+    font, so a prefix would be a biased reference."""
+    if n is None or n >= len(images.names):
+        return images
+    if n < 1:
+        raise DataError(f"a reference subset needs at least 1 image, got {n}")
+    idx = torch.randperm(len(images.names), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    notes = images.notes + [f"scored against a random {n} of {len(images.names)} images (seed {seed})"]
+    return ImageSet(images.images[idx], [images.names[i] for i in idx.tolist()], notes=notes)
+
+
 def pick_shots(images: ImageSet, k: int, seed: int) -> tuple[ImageSet, ImageSet]:
     """Draw k training images by seed; the rest are held out (for honest evaluation)."""
     n = len(images.names)

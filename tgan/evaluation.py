@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .data import load_images
+from .data import load_images, random_subset
 from .models import load_model
 from .paths import resolve_model
 from .sampling import sample_seeds
@@ -17,7 +17,7 @@ def generate(model_path, n: int, seed: int = 0, psi: float = 1.0) -> torch.Tenso
 
 def evaluate_model_or_samples(model=None, samples=None, reference=None, n: int = 1000, seed: int = 0,
                               train_path=None, resolution: int = 64,
-                              max_reference: int | None = None, extractor=None) -> dict:
+                              max_reference: int | None = None, extractors: dict | None = None) -> dict:
     """Exactly one of model / samples. Returns the metrics dict of tgan.metrics.evaluate."""
     from . import metrics  # Inception is heavy: import only when scoring
 
@@ -28,6 +28,7 @@ def evaluate_model_or_samples(model=None, samples=None, reference=None, n: int =
         fake = generate(model, n, seed)
     else:
         fake = load_images(samples, resolution, max_images=None).as_float()[:n]
-    real = load_images(reference, resolution, max_images=max_reference).as_float()
+    # A seeded random subset, never the first N: our sets are stored grouped by style.
+    real = random_subset(load_images(reference, resolution, max_images=None), max_reference, seed=0).as_float()
     train = load_images(train_path, resolution, max_images=None).as_float() if train_path else None
-    return metrics.evaluate(fake, real, train=train, cache=metrics.FeatureCache(), extractor=extractor)
+    return metrics.evaluate(fake, real, train=train, cache=metrics.FeatureCache(), extractors=extractors)

@@ -14,6 +14,24 @@ def g_hinge(fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.mean()
 
 
+def d_rpgan(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Relativistic pairing loss for D (Jolicoeur-Martineau 2019; R3GAN): each real should score
+    above the fake it is paired with. softplus(-(D(x) - D(G(z)))) averaged over the pairs."""
+    return F.softplus(fake_logits - real_logits).mean()
+
+
+def g_rpgan(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The same pairing seen from G: each fake should score above its real."""
+    return F.softplus(real_logits - fake_logits).mean()
+
+
+def zero_centred_penalty(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """E|grad_x D(x)|^2 at the given inputs (R1 on reals, R2 on fakes; Mescheder et al. 2018).
+    `inputs` must require grad and `logits` must come from them; the graph is kept for backward."""
+    (grad,) = torch.autograd.grad(logits.float().sum(), inputs, create_graph=True)
+    return grad.float().pow(2).flatten(1).sum(1).mean()
+
+
 def squared_distance(params: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor],
                      weights: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
     """sum_i w_i (theta_i - theta_src_i)^2 over the named parameters (L2-SP; EWC with weights)."""

@@ -10,8 +10,20 @@ from torch import nn
 
 from .checkpoint import CheckpointError, load_module_state, read_config, read_tensors, split_prefix
 from .config import ModelConfig, from_dict
-from .nets import Discriminator, Generator
+from . import nets, nets_r3
 from .strategies import SourceModels
+
+
+_FAMILIES = {"dcgan": nets, "r3gan": nets_r3}
+
+
+def build_generator(mcfg: ModelConfig) -> nn.Module:
+    """The generator of the config's network family (dcgan: nets.py, r3gan: nets_r3.py)."""
+    return _FAMILIES[mcfg.family].Generator(mcfg)
+
+
+def build_discriminator(mcfg: ModelConfig) -> nn.Module:
+    return _FAMILIES[mcfg.family].Discriminator(mcfg)
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -32,8 +44,8 @@ class LoadedModel:
     path: Path
     config: dict  # the whole config.json
     model_config: ModelConfig
-    G_ema: Generator  # eval mode, for sampling
-    G: Generator | None  # present when saved (training copy)
+    G_ema: nn.Module  # eval mode, for sampling
+    G: nn.Module | None  # present when saved (training copy)
     D: nn.Module | None  # present for the conv D (sources and conv-D runs)
 
     @property
@@ -62,7 +74,7 @@ def load_model(path, device=None) -> LoadedModel:
             continue
         if prefix == "D" and config.get("d_kind", "conv") != "conv":
             continue  # a projected D is rebuilt by its strategy; its heads are only for resuming
-        net = Discriminator(mcfg) if prefix == "D" else Generator(mcfg)
+        net = build_discriminator(mcfg) if prefix == "D" else build_generator(mcfg)
         load_module_state(net, state, f"{path.name}/model.safetensors [{prefix}]")
         nets[prefix] = net.to(device)
     if "G_ema" not in nets:
@@ -80,12 +92,12 @@ def load_source(path, device=None) -> SourceModels:
     return SourceModels(model.name, model.config["model"], model.G_ema, model.D)
 
 
-def fresh_models(mcfg: ModelConfig, seed: int, device) -> tuple[Generator, nn.Module]:
+def fresh_models(mcfg: ModelConfig, seed: int, device) -> tuple[nn.Module, nn.Module]:
     torch.manual_seed(seed)
-    return Generator(mcfg).to(device), Discriminator(mcfg).to(device)
+    return build_generator(mcfg).to(device), build_discriminator(mcfg).to(device)
 
 
-def ema_copy(G: Generator) -> Generator:
+def ema_copy(G: nn.Module) -> nn.Module:
     return copy.deepcopy(G).eval().requires_grad_(False)
 
 

@@ -65,6 +65,7 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
     run.D.to(memory_format=torch.channels_last)
     G_ema = ema_copy(run.G)
     opts = make_optimizers(run, cfg)
+    relativistic = uses_rpgan(cfg, mcfg, run.D)
     start = restore_state(out_dir, run, G_ema, opts) if resume and has_saved_state(out_dir) else 0
 
     # Random streams: data order and latents depend only on (seed, step), so resumes are repeatable.
@@ -114,11 +115,22 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
         with autocast():
             fake, feats = run.G.synthesis(run.G.mapping(z), return_features=True)
 
-        # Update D: hinge loss on (augmented) reals and fakes, plus the strategies' D terms.
+        # Update D on (augmented) reals and fakes, plus the strategies' D terms.
         fake_for_d = fake.detach()  # D's loss must not reach into G
+        regularise = relativistic and cfg.r1_gamma > 0 and step % cfg.reg_every == 0
         with autocast():
-            d_real, d_fake = losses.d_hinge(run.D(augment(real_batch())), run.D(augment(fake_for_d)))
-            d_terms = {"D/real": d_real, "D/fake": d_fake}
+            reals = augment(real_batch()).requires_grad_(regularise)
+            fakes = augment(fake_for_d).requires_grad_(regularise)
+            logits_real, logits_fake = run.D(reals), run.D(fakes)
+            if relativistic:
+                d_terms = {"D/rp": losses.d_rpgan(logits_real, logits_fake)}
+                if regularise:  # lazy R1/R2: every reg_every steps, weighted by reg_every
+                    weight = cfg.r1_gamma / 2 * cfg.reg_every
+                    d_terms["D/r1"] = weight * losses.zero_centred_penalty(logits_real, reals)
+                    d_terms["D/r2"] = weight * losses.zero_centred_penalty(logits_fake, fakes)
+            else:
+                d_real, d_fake = losses.d_hinge(logits_real, logits_fake)
+                d_terms = {"D/real": d_real, "D/fake": d_fake}
             for strategy in strategies:
                 d_terms.update(strategy.d_terms(run, StepContext(step, z, fake_for_d)))
         if not _step_if_finite(opts[1], d_terms):
@@ -129,7 +141,12 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
 
         # Update G: fool D, plus the strategies' G terms (penalties, correspondence).
         with autocast():
-            g_terms = {"G/adv": losses.g_hinge(run.D(augment(fake)))}
+            if relativistic:  # the pairing needs the reals' scores under the updated D
+                with torch.no_grad():
+                    logits_real = run.D(reals.detach())
+                g_terms = {"G/adv": losses.g_rpgan(logits_real, run.D(augment(fake)))}
+            else:
+                g_terms = {"G/adv": losses.g_hinge(run.D(augment(fake)))}
             for strategy in strategies:
                 g_terms.update(strategy.g_terms(run, StepContext(step, z, fake, feats)))
         if not _step_if_finite(opts[0], g_terms):
@@ -156,6 +173,13 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
         path = str(save(step))
         yield Saved(step, path)
     yield Finished(step, path, stopped)
+
+
+def uses_rpgan(cfg: TrainConfig, mcfg: ModelConfig, D) -> bool:
+    """Which loss this run trains with; see TrainConfig.loss."""
+    if cfg.loss != "auto":
+        return cfg.loss == "rpgan"
+    return mcfg.family == "r3gan" and hasattr(D, "blocks")  # the projected D has no conv blocks
 
 
 def _step_if_finite(opt: torch.optim.Optimizer, terms: dict[str, torch.Tensor]) -> bool:
