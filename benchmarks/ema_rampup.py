@@ -40,7 +40,7 @@ def score_arm(scorer, source, shots, ref_feats, steps: int, seed: int, rampup: f
             if isinstance(event, Failed):
                 raise RuntimeError(event.message)
         fake = sample_seeds(load_model(work).G_ema, range(n))
-    kid, kid_std = scorer.kid(scorer.fake(fake), ref_feats)
+    kid, kid_std = scorer.kid(scorer.fake(fake), ref_feats)["inception"]
     return {"kid": kid, "kid_std": kid_std}
 
 

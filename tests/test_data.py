@@ -127,3 +127,36 @@ def test_cli_bad_data_is_one_line_exit_2(setup, tmp_path, tiny_source, capsys):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and err.startswith("tgan finetune: error:")
     assert "Traceback" not in err
+
+
+def test_reference_subsets_are_seeded_random_samples_not_a_prefix(tmp_path):
+    """Our sets are stored grouped by style: 10 red images, then 10 blue. A subset of 10 must
+    draw from both groups, the same ones every time, and note that it is a sample."""
+    from PIL import Image
+
+    from tgan.data import random_subset
+
+    for i in range(20):
+        colour = (200 + i, 0, 0) if i < 10 else (0, 0, 200 + i)
+        Image.new("RGB", (32, 32), colour).save(tmp_path / f"{i:02d}.png")
+    ordered = load_images(tmp_path, 32)
+    assert ordered.names[:10] == [f"{i:02d}.png" for i in range(10)]  # the order on disk is kept
+    subset = random_subset(ordered, 10, seed=0)
+    reds = int((subset.images[:, 0, 0, 0] > 100).sum())
+    assert len(subset.names) == 10 and 0 < reds < 10
+    assert random_subset(ordered, 10, seed=0).names == subset.names
+    assert "random 10 of 20" in subset.notes[-1]
+    assert random_subset(ordered, None) is ordered
+
+
+def test_holdout_split_keeps_a_fifth_from_twenty_images(tmp_path):
+    from PIL import Image
+
+    from tgan.data import holdout_split
+
+    for i in range(25):
+        Image.new("RGB", (32, 32), (i * 9, 50, 100)).save(tmp_path / f"{i:02d}.png")
+    train, heldout = holdout_split(load_images(tmp_path, 32))
+    assert (len(train.names), len(heldout.names)) == (20, 5) and not set(train.names) & set(heldout.names)
+    few = load_images(sorted(tmp_path.glob("*.png"))[:19], 32)
+    assert holdout_split(few) == (few, None)

@@ -9,7 +9,7 @@ import pytest
 from tgan import Finished, TrainConfig, load_images, load_source, train
 from tgan.cli import main
 
-KEYS = {"kid", "kid_std", "fid", "precision", "recall", "memorisation", "diversity", "n"}
+KEYS = {"kid", "kid_std", "fid", "precision", "recall", "memorisation", "copy_ratio", "diversity", "n", "spaces"}
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +35,10 @@ def test_eval_a_finetuned_run_and_a_bundled_source(tiny_source, image_dir, tmp_p
                            str(image_dir), "--n", "8")
     assert set(finetuned) == KEYS and finetuned["n"] == 8
     assert finetuned["kid"] > 0 and finetuned["fid"] > 0 and math.isfinite(finetuned["memorisation"])
+    assert set(finetuned["spaces"]) == {"inception", "random-cnn"}
+    assert finetuned["spaces"]["inception"]["kid"] == finetuned["kid"]  # top level = Inception, as before
+    for space in finetuned["spaces"].values():
+        assert {"kid", "kid_std", "fid", "copy_ratio"} <= set(space) and math.isfinite(space["kid"])
     # Same inputs, same numbers: the latents come from the seeds, the reference from the cache.
     assert _eval_json(capsys, "--model", str(run), "--reference", str(image_dir), "--train",
                       str(image_dir), "--n", "8") == finetuned
@@ -49,7 +53,10 @@ def test_eval_samples_folder_and_readable_table(image_dir, capsys):
     # A set against itself: FID 0; unbiased KID slightly below 0, since the cross term keeps each
     # image's kernel with itself (-0.02 here), which the within-set terms leave out.
     assert same["n"] == 12 and -0.05 < same["kid"] <= 0 and same["fid"] < 1e-3, same
+    assert same["spaces"]["random-cnn"]["kid"] <= 0 and same["spaces"]["random-cnn"]["fid"] < 1e-3
 
     assert main(["eval", "--samples", str(image_dir), "--reference", str(image_dir), "--resolution", "32"]) == 0
     table = capsys.readouterr().out
-    assert table.splitlines()[0].startswith("KID") and "needs --train" in table and "{" not in table
+    header, kid_row = table.splitlines()[:2]
+    assert "inception" in header and "random-cnn" in header
+    assert kid_row.startswith("KID") and "needs --train" in table and "{" not in table

@@ -114,30 +114,44 @@ def split_target(full, shots: int, seed: int, cap: int):
 
 
 class Scorer:
-    """Features of real sets via the on-disk cache, generated ones fresh; all metrics from features."""
+    """Features of real sets via the on-disk cache, generated ones fresh, in every scoring space
+    (default: Inception and the random CNN); all metrics from features. A feature set is a dict
+    space -> (N, D) array. KID along the curve and the headline numbers are the first space's."""
 
-    def __init__(self, extractor=None, cache=None):
+    def __init__(self, extractors: dict | None = None, cache=None):
         from . import metrics  # Inception is heavy: only import when benchmarking
         self.m = metrics
-        self.extractor = extractor if extractor is not None else metrics.InceptionFeatures()
+        self.extractors = extractors if extractors is not None else metrics.default_extractors()
         self.cache = cache if cache is not None else metrics.FeatureCache()
 
-    def real(self, images_uint8: torch.Tensor) -> np.ndarray:
-        return self.cache.features(images_uint8.float() / 127.5 - 1.0, self.extractor)
+    @property
+    def tag(self) -> str:
+        """Names every space's extractor: runs scored in other spaces are not reused."""
+        return " + ".join(str(getattr(e, "tag", type(e).__name__)) for e in self.extractors.values())
 
-    def fake(self, images: torch.Tensor) -> np.ndarray:
-        return np.asarray(self.extractor(images), dtype=np.float64)
+    def real(self, images_uint8: torch.Tensor) -> dict[str, np.ndarray]:
+        return {name: self.cache.features(images_uint8.float() / 127.5 - 1.0, e)
+                for name, e in self.extractors.items()}
 
-    def kid(self, fake, real) -> tuple[float, float]:
-        return self.m.kid(fake, real, n_subsets=100, subset_size=min(1000, len(fake), len(real)))
+    def fake(self, images: torch.Tensor) -> dict[str, np.ndarray]:
+        return {name: np.asarray(e(images), dtype=np.float64) for name, e in self.extractors.items()}
 
-    def score(self, fake, real, train=None) -> dict:
-        kid, kid_std = self.kid(fake, real)
-        precision, recall = self.m.precision_recall(real, fake)
-        memo = self.m.memorisation(fake, train, real) if train is not None else float("nan")
-        return {"kid": kid, "kid_std": kid_std, "fid": self.m.fid(fake, real), "precision": precision,
-                "recall": recall, "memorisation": memo, "diversity": self.m.diversity(fake),
-                "n": len(fake), "reference_n": len(real)}
+    def kid(self, fake: dict, real: dict) -> dict[str, tuple[float, float]]:
+        return {name: self.m.kid(fake[name], real[name], n_subsets=100,
+                                 subset_size=min(1000, len(fake[name]), len(real[name]))) for name in fake}
+
+    def score(self, fake: dict, real: dict, train: dict | None = None) -> dict:
+        spaces = {}
+        for name in fake:
+            f, r, t = fake[name], real[name], None if train is None else train[name]
+            kid, kid_std = self.m.kid(f, r, n_subsets=100, subset_size=min(1000, len(f), len(r)))
+            precision, recall = self.m.precision_recall(r, f)
+            spaces[name] = {"kid": kid, "kid_std": kid_std, "fid": self.m.fid(f, r), "precision": precision,
+                            "recall": recall, "memorisation": self.m.memorisation(f, t, r) if t is not None
+                            else float("nan"), "diversity": self.m.diversity(f)}
+        n = len(next(iter(fake.values())))
+        return {**next(iter(spaces.values())), "n": n, "reference_n": len(next(iter(real.values()))),
+                "spaces": spaces}
 
 
 def _train_segments(cfg: BenchConfig, train_cfg: TrainConfig, shots, source, work: Path, on_point) -> dict:
@@ -198,8 +212,10 @@ def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
         t = time.perf_counter()
         fake = sample_seeds(G, range(cfg.n if last else min(cfg.curve_n, cfg.n)))
         feats = scorer.fake(fake)
-        kid, kid_std = scorer.kid(feats, ref_feats)
-        curve.append({"seconds": seconds, "step": step, "kid": kid, "kid_std": kid_std, "n": len(fake)})
+        kids = scorer.kid(feats, ref_feats)
+        kid, kid_std = next(iter(kids.values()))
+        curve.append({"seconds": seconds, "step": step, "kid": kid, "kid_std": kid_std, "n": len(fake),
+                      "kid_spaces": {name: k for name, (k, _) in kids.items()}})
         if last:
             final.update(scorer.score(feats, ref_feats, train_feats))
             bench_report.save_strip(fake[:cfg.grid_cols], out / "runs" / f"{name}.png")
@@ -220,17 +236,17 @@ def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
     return record
 
 
-def run_bench(cfg: BenchConfig, extractor=None, cache=None) -> Iterator[BenchEvent]:
+def run_bench(cfg: BenchConfig, extractors: dict | None = None, cache=None) -> Iterator[BenchEvent]:
     """Run (or resume) the benchmark; write runs/*.json, results.json/md, plot, grids, README.
     A generator of BenchEvents; the last one, BenchReportsWritten, carries the results."""
     _check(cfg)
     out = Path(cfg.out)
-    scorer = Scorer(extractor, cache)
+    scorer = Scorer(extractors, cache)
     # Folders are this machine's business: the committed results name the settings, not the paths.
     settings = {k: v for k, v in dataclasses.asdict(cfg).items()
                 if k not in ("force", "out", "readme", "data_dir", "sources")}
     common = {"budget_s": cfg.budget_s, "reference_cap": cfg.reference_cap, "tgan_version": __version__,
-              "feature_extractor": str(getattr(scorer.extractor, "tag", type(scorer.extractor).__name__))}
+              "feature_extractor": scorer.tag, "spaces": list(scorer.extractors)}
 
     def done(path: Path, **also) -> bool:  # kept unless forced, failed, or made with other settings
         return not cfg.force and bench_report.is_done(path, {**{k: common[k] for k in SAME}, **also})
@@ -285,9 +301,9 @@ def run_bench(cfg: BenchConfig, extractor=None, cache=None) -> Iterator[BenchEve
     yield BenchReportsWritten(results, files, cfg.readme, updated)
 
 
-def run_bench_to_end(cfg: BenchConfig, extractor=None, cache=None) -> dict:
+def run_bench_to_end(cfg: BenchConfig, extractors: dict | None = None, cache=None) -> dict:
     """run_bench without progress: the results once every run and report is written."""
-    for event in run_bench(cfg, extractor, cache):
+    for event in run_bench(cfg, extractors, cache):
         if isinstance(event, BenchReportsWritten):
             return event.results
     raise RuntimeError("run_bench ended without writing its reports")

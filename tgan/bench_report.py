@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .sampling import grid_image
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+SECOND_SPACE = "random-cnn"  # the table's second KID column (tgan.random_features)
 METRICS = ("kid", "kid_std", "fid", "precision", "recall", "memorisation", "diversity")
 KIND_ORDER = {"floor": 0, "source": 1, "preset": 2, "peer": 3}  # peer: benchmarks/peer_lightweight_gan.py
 LABEL_WIDTH = 130
@@ -101,6 +102,14 @@ def aggregate(runs: list[dict], settings: dict | None = None) -> dict:
                "reference_size": _stats(r.get("reference_size") for r in rs)[0]}
         for name in METRICS:
             row[name], row[f"{name}_spread"] = _stats(r.get("metrics", {}).get(name) for r in rs)
+        # Per scoring space (inception, random-cnn): runs recorded before the second space have none.
+        by_space = [(r.get("metrics") or {}).get("spaces") or {} for r in rs]
+        row["spaces"] = {}
+        for space in dict.fromkeys(n for sp in by_space for n in sp):
+            row["spaces"][space] = {}
+            for name in ("kid", "precision", "memorisation"):
+                mean, spread = _stats(sp.get(space, {}).get(name) for sp in by_space)
+                row["spaces"][space].update({name: mean, f"{name}_spread": spread})
         for name in ("wall_clock", "steps", "images_seen", "sec_per_step", "eval_seconds"):
             row[name], row[f"{name}_spread"] = _stats(r.get(name) for r in rs)
         curves = [r.get("curve") or [] for r in rs]
@@ -154,30 +163,41 @@ def markdown_table(results: dict) -> str:
         f"columns are means. `real vs real` is KID between two halves of the target (the floor); "
         f"`source (unadapted)` is the pretrained source before any training. Features: "
         f"{', '.join(results.get('feature_extractors', []))}. Lower KID/FID is better; memorisation "
-        f"≈1 is healthy, >1 means copying the shots. **Bold**: best KID per target and shots.",
+        f"≈1 is healthy, >1 means copying the shots. **Bold**: best KID per target and shots, in each space.",
+        f"`KID ×10³ (random-cnn)` is the same score in a fixed random network's features, which no "
+        f"strategy trains against (– for runs recorded before it existed).",
         "",
-        "| target | shots | row | KID ×10³ | FID | precision | recall | memorisation | diversity "
-        "| wall-clock (s) | steps | images seen |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| target | shots | row | KID ×10³ (inception) | KID ×10³ (random-cnn) | FID | precision | recall "
+        "| memorisation | diversity | wall-clock (s) | steps | images seen |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    best = {}
+    second = lambda r: (r.get("spaces") or {}).get(SECOND_SPACE, {})  # noqa: E731
+    best: dict[tuple, list[float]] = {}
     for r in results["rows"]:
-        if r["kind"] == "preset" and _ok(r["kid"]):
+        if r["kind"] == "preset":
             key = (r["target"], r["shots"])
-            best[key] = min(best.get(key, math.inf), r["kid"])
-    for r in results["rows"]:
-        kid = _num(r["kid"], 2, 1e3)
+            vals = best.setdefault(key, [math.inf, math.inf])
+            vals[0] = min(vals[0], r["kid"]) if _ok(r["kid"]) else vals[0]
+            vals[1] = min(vals[1], second(r).get("kid")) if _ok(second(r).get("kid")) else vals[1]
+
+    def kid_cell(r, value, spread, column: int) -> str:
+        kid = _num(value, 2, 1e3)
         if len(r["seeds"]) > 1 and kid != "–":
-            kid += f" ± {_num(r['kid_spread'], 2, 1e3)}"
+            kid += f" ± {_num(spread, 2, 1e3)}"
         elif r["kind"] != "floor" and len(r["seeds"]) == 1 and len(s.get("seeds") or []) > 1 and kid != "–":
             kid += f" (seed {r['seeds'][0]})"  # fewer seeds than the rest: no spread to show
-        if r["kind"] == "preset" and best.get((r["target"], r["shots"])) == r["kid"]:
+        if r["kind"] == "preset" and _ok(value) and best.get((r["target"], r["shots"]), [None, None])[column] == value:
             kid = f"**{kid}**"
+        return kid
+
+    for r in results["rows"]:
+        kid = kid_cell(r, r["kid"], r["kid_spread"], 0)
+        kid2 = kid_cell(r, second(r).get("kid"), second(r).get("kid_spread"), 1)
         name = r["row"] + (f" ({r['failed']} failed)" if r["failed"] else "")
         seen = f"{r['images_seen']:,.0f}" if _ok(r["images_seen"]) else "–"
         steps = f"{r['steps']:,.0f}" if _ok(r["steps"]) else "–"
         lines.append(
-            f"| {r['target']} | {r['shots'] if r['shots'] is not None else 'all'} | {name} | {kid} "
+            f"| {r['target']} | {r['shots'] if r['shots'] is not None else 'all'} | {name} | {kid} | {kid2} "
             f"| {_num(r['fid'], 1)} | {_num(r['precision'], 2)} | {_num(r['recall'], 2)} "
             f"| {_num(r['memorisation'], 2)} | {_num(r['diversity'], 2)} | {_num(r['wall_clock'], 0)} "
             f"| {steps} | {seen} |")

@@ -132,16 +132,24 @@ def cmd_eval(a) -> None:
 
 
 def _metrics_table(m: dict) -> str:
-    """The eval metrics for a person: one per line, with what good looks like."""
-    rows = [("KID", f"{m['kid']:.4f} ± {m['kid_std']:.4f}", "lower is better; ~0 = same distribution"),
-            ("FID", f"{m['fid']:.1f}", "lower is better"),
-            ("precision", f"{m['precision']:.3f}", "share of samples inside the real manifold"),
-            ("recall", f"{m['recall']:.3f}", "share of real images inside the sample manifold"),
-            ("memorisation", f"{m['memorisation']:.3f}", "~1 healthy, >1 copies the training images"
-             if math.isfinite(m["memorisation"]) else "needs --train"),  # NaN without --train
-            ("diversity", f"{m['diversity']:.2f}", "mean pairwise feature distance of the samples"),
-            ("n", str(m["n"]), "samples scored")]
-    return "\n".join(f"{name:<13}{value:<18}{why}" for name, value, why in rows)
+    """The eval metrics for a person: one row per metric, one column per feature space."""
+    spaces = m.get("spaces") or {"inception": m}
+    memo_why = ("~1 healthy, >1 copies the training images" if math.isfinite(m["memorisation"])
+                else "needs --train")  # NaN without --train
+    rows = [("KID", lambda s: f"{s['kid']:.4f} ± {s['kid_std']:.4f}", "lower is better; ~0 = same distribution"),
+            ("FID", lambda s: f"{s['fid']:.1f}", "lower is better"),
+            ("precision", lambda s: f"{s['precision']:.3f}", "share of samples inside the real manifold"),
+            ("recall", lambda s: f"{s['recall']:.3f}", "share of real images inside the sample manifold"),
+            ("memorisation", lambda s: f"{s['memorisation']:.3f}", memo_why),
+            ("copy ratio", lambda s: f"{s.get('copy_ratio', float('nan')):.3f}",
+             "~1 healthy, towards 0 copies the training images" if "copy_ratio" in m and
+             math.isfinite(m["copy_ratio"]) else "needs --train"),
+            ("diversity", lambda s: f"{s['diversity']:.2f}", "mean pairwise feature distance of the samples")]
+    lines = [f"{'':<13}" + "".join(f"{name:<20}" for name in spaces)]
+    lines += [f"{name:<13}" + "".join(f"{fmt(s):<20}" for s in spaces.values()) + why for name, fmt, why in rows]
+    lines.append(f"{'n':<13}{m['n']:<20}samples scored")
+    return "\n".join(lines) + ("\n(inception: ImageNet-trained Inception-v3; random-cnn: a fixed random network "
+                               "that no strategy trains against)" if "random-cnn" in spaces else "")
 
 
 def _bench_line(ev) -> str:
@@ -188,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="network family: r3gan (residual, RpGAN + R1/R2; default) or dcgan (the v1 sources)")
     s.add_argument("--mapping-layers", type=int, default=None,
                    help="depth of the z -> w MLP (default: 4 for r3gan, 0 for dcgan)")
-    s.add_argument("--gamma", type=float, default=0.05, help="R1/R2 strength (r3gan)")
+    s.add_argument("--gamma", type=float, default=1.0,
+                   help="R1/R2 strength (r3gan; R3GAN starts FFHQ-64 at 2 and CIFAR-10 at 0.05)")
     s.add_argument("--lr", type=float, default=2e-4)
     s.add_argument("--augment", default="color,translation", help="DiffAugment policy")
     s.add_argument("--save-every", type=int, default=500)

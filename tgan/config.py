@@ -69,7 +69,7 @@ class TrainConfig:
     # "hinge": SAGAN's hinge loss, no penalty; "auto": rpgan for an r3gan model with its own conv D,
     # hinge otherwise (the projected D is trained with hinge, as in Projected GAN).
     loss: str = "auto"
-    r1_gamma: float = 0.05  # strength gamma of R1 and R2, each gamma/2 * E|grad_x D|^2
+    r1_gamma: float = 1.0  # strength gamma of R1 and R2, each gamma/2 * E|grad_x D|^2 (R3GAN FFHQ-64 starts at 2)
     reg_every: int = 4  # lazy regularisation (StyleGAN2): penalties every k steps, weighted by k
     seed: int = 0  # seeds weights, data order, latents: same seed -> same run
     sample_every: int = 25  # steps between Samples events

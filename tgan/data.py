@@ -302,6 +302,21 @@ def random_subset(images: ImageSet, n: int | None, seed: int = 0) -> ImageSet:
     return ImageSet(images.images[idx], [images.names[i] for i in idx.tolist()], notes=notes)
 
 
+HOLDOUT_MIN_IMAGES = 20  # from this many images on, the app holds some out for honest scoring
+HOLDOUT_FRACTION = 0.2
+
+
+def holdout_split(images: ImageSet, seed: int = 0) -> tuple[ImageSet, ImageSet | None]:
+    """(training set, held-out set) for scoring a run on images it never saw: 20% held out,
+    drawn by seed, when there are at least HOLDOUT_MIN_IMAGES; else (all, None)."""
+    n = len(images.names)
+    if n < HOLDOUT_MIN_IMAGES:
+        return images, None
+    held = max(1, round(HOLDOUT_FRACTION * n))
+    train, heldout = pick_shots(images, n - held, seed)
+    return ImageSet(train.images, train.names, images.rejected, images.duplicates, images.notes), heldout
+
+
 def pick_shots(images: ImageSet, k: int, seed: int) -> tuple[ImageSet, ImageSet]:
     """Draw k training images by seed; the rest are held out (for honest evaluation)."""
     n = len(images.names)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["get_inception", "InceptionFeatures", "kid", "fid", "precision_recall",
-           "memorisation", "diversity", "FeatureCache", "evaluate", "default_extractors"]
+           "memorisation", "copy_ratio", "diversity", "FeatureCache", "evaluate", "default_extractors"]
 
 INCEPTION_SIZE = 299
 # Bump the suffix whenever preprocessing changes so stale cached features are not reused.
@@ -222,6 +222,19 @@ def memorisation(sample_feats, train_feats, heldout_feats) -> float:
     return heldout_nn / sample_nn
 
 
+def copy_ratio(sample_feats, train_feats) -> float:
+    """median(NN distance of samples to the training images) / median(NN distance of each
+    training image to the nearest other one). Needs no held-out set, so it works at 5 images.
+    ~1: samples are as far from the training images as those are from each other (healthy);
+    towards 0: samples sit on top of training images (copying). nan with < 2 training images."""
+    train = _as_2d(train_feats)
+    if len(train) < 2:
+        return float("nan")
+    among = float(np.median(_kth_nn_dist(train, train, skip_self=True)))
+    to_train = float(np.median(_kth_nn_dist(sample_feats, train)))
+    return to_train / among if among > 0 else float("nan")
+
+
 def diversity(feats) -> float:
     """Mean pairwise L2 distance between distinct samples: collapses towards 0 when the
     generator produces near-identical images (mode collapse)."""
@@ -280,8 +293,10 @@ def _space_scores(fake: np.ndarray, real: np.ndarray, train: np.ndarray | None) 
     kid_mean, kid_std = kid(fake, real, n_subsets=100, subset_size=min(1000, len(fake), len(real)))
     precision, recall = precision_recall(real, fake)
     memo = memorisation(fake, train, real) if train is not None else float("nan")
+    copies = copy_ratio(fake, train) if train is not None else float("nan")
     return {"kid": kid_mean, "kid_std": kid_std, "fid": float(fid(fake, real)), "precision": float(precision),
-            "recall": float(recall), "memorisation": float(memo), "diversity": float(diversity(fake))}
+            "recall": float(recall), "memorisation": float(memo), "copy_ratio": float(copies),
+            "diversity": float(diversity(fake))}
 
 
 def default_extractors() -> dict:

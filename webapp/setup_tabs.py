@@ -22,7 +22,8 @@ def _show_images(sess: sup.Session, source):
     if imgs.rejected:
         gr.Warning(f"{len(imgs.rejected)} file(s) could not be used; the list is under the upload.", duration=5)
     gallery = list(zip(sup.to_pils(imgs.as_float()[:200]), imgs.names[:200]))
-    return gallery, describe_images(imgs, sess.upload_label)
+    _, heldout = sess.split(imgs.images.shape[-1])
+    return gallery, describe_images(imgs, sess.upload_label, 0 if heldout is None else len(heldout.names))
 
 
 @guarded
@@ -129,17 +130,19 @@ def stop_run(sess: sup.Session):
 
 @guarded
 def score_kid(sess: sup.Session, include_source: bool = False):
-    """KID of samples vs the uploaded images, with an honest note on how noisy it is."""
+    """Scores of samples vs the held-out images (or, with under 20 images, the training images),
+    in both feature spaces, with the copying verdict and an honest note on the noise."""
     model = sess.run_model()
     if model is None:
-        raise ValueError("fine-tune a model first; KID compares its samples with your images")
-    reference = sess.images(model.resolution)
+        raise ValueError("fine-tune a model first; the score compares its samples with your images")
+    train, heldout = sess.split(model.resolution)
     targets = [("fine-tuned", model)]
     src = sess.compare_source(None) if include_source else None
     if src is not None and src.resolution == model.resolution:
         targets.append((f"source ({src.name})", src))
+    reference = heldout if heldout is not None else train
     try:
-        results = [(label, sup.kid_scores(handle, reference, KID_SAMPLES)) for label, handle in targets]
+        results = [(label, sup.kid_scores(handle, reference, KID_SAMPLES, train=train)) for label, handle in targets]
     except ImportError as exc:
         raise gr.Error(f"Scoring is unavailable here: {exc}", print_exception=False) from None
-    return kid_report(results, len(reference.names), KID_SAMPLES)
+    return kid_report(results, len(reference.names), KID_SAMPLES, heldout is not None)

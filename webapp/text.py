@@ -39,10 +39,17 @@ def _code(name: str) -> str:
     return "`" + str(name).replace("`", "'") + "`"
 
 
-def describe_images(imgs: ImageSet, label: str) -> str:
-    """Markdown: how many images are ready, what was dropped, and each rejected file's reason."""
+def describe_images(imgs: ImageSet, label: str, heldout: int = 0) -> str:
+    """Markdown: how many images are ready, how many are held out for scoring, what was dropped,
+    and each rejected file's reason."""
     n = len(imgs.names)
     lines = [f"**{n} image{'s' * (n != 1)} ready** from {label} (centre-cropped to {imgs.images.shape[-1]} px)."]
+    if heldout:
+        lines.append(f"**{heldout} of them are held out for scoring** (a random 20%): the model trains on "
+                     f"the other {n - heldout}, and the score compares its samples with images it never saw.")
+    else:
+        lines.append(f"All {n} train the model. With fewer than {sup.HOLDOUT_MIN_IMAGES} images none are held "
+                     "out, so the score compares samples with the training images themselves.")
     if n < 5:
         lines.append("Fewer than 5 images: the model will mostly memorise them.")
     if imgs.duplicates:
@@ -56,14 +63,36 @@ def describe_images(imgs: ImageSet, label: str) -> str:
     return "\n\n".join(lines)
 
 
-def kid_report(results: list[tuple[str, dict]], n_reference: int, n_samples: int) -> str:
-    rows = "\n".join(f"| {label} | {1e3 * r['kid']:.1f} ± {1e3 * r['kid_std']:.1f} | {r['fid']:.0f} |"
-                     for label, r in results)
-    return ("| model | KID ×10³ (lower is better) | FID |\n|---|---|---|\n" + rows +
-            f"\n\n{n_samples} samples vs your {n_reference} images. With only {n_reference} reference images "
-            "KID is noisy (see the ±): treat differences smaller than about twice the ± as a tie, and "
-            "compare runs only on the same images. FID is strongly biased at this size; it is shown "
-            "for familiarity.")
+def copy_verdict(ratio: float) -> str:
+    """One line on tgan.metrics.copy_ratio (sample-to-image NN distance / image-to-image NN distance)."""
+    if not math.isfinite(ratio):
+        return "not measurable (needs at least 2 training images)"
+    if ratio < 0.35:
+        return "copying your images: samples sit on top of them"
+    if ratio < 0.7:
+        return "starting to copy your images"
+    if ratio <= 1.5:
+        return "healthy: samples are new images, about as far from yours as yours are from each other"
+    return "far from your images: samples look unlike the set"
+
+
+def kid_report(results: list[tuple[str, dict]], n_reference: int, n_samples: int, heldout: bool) -> str:
+    spaces = list(results[0][1].get("spaces", {"inception": results[0][1]}))
+    head = "| model | " + " | ".join(f"KID ×10³ ({s})" for s in spaces) + " | copy ratio | verdict |"
+    lines = [head, "|---|" + "---|" * len(spaces) + "---|---|"]
+    for label, r in results:
+        by_space = r.get("spaces", {"inception": r})
+        kids = " | ".join(f"{1e3 * by_space[s]['kid']:.1f} ± {1e3 * by_space[s]['kid_std']:.1f}" for s in spaces)
+        ratio = by_space[spaces[-1]].get("copy_ratio", float("nan"))
+        lines.append(f"| {label} | {kids} | {ratio:.2f} | {copy_verdict(ratio)} |")
+    against = (f"your {n_reference} **held-out** images, which the model never saw" if heldout else
+               f"your {n_reference} **training** images (fewer than {sup.HOLDOUT_MIN_IMAGES} images, so none "
+               "were held out): a model that copies them scores well here, so read the copy ratio too")
+    return ("\n".join(lines) + f"\n\n{n_samples} samples vs {against}. Lower KID is better. *inception* is the "
+            "field's usual space (trained on ImageNet labels, so a D built on ImageNet features can flatter "
+            "it); *random-cnn* is a fixed random network that nothing trains against. The copy ratio "
+            "(random-cnn space) is ~1 for new images and falls towards 0 as samples copy yours. With few "
+            "reference images KID is noisy (see the ±): treat differences under about twice the ± as a tie.")
 
 
 def source_summary(name: str | None) -> tuple:

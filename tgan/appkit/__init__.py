@@ -11,7 +11,7 @@ exploring, scoring), worker (the training thread), session (one browser session)
 re-exports what app.py uses.
 """
 from ..checkpoint import CheckpointError
-from ..data import DataError
+from ..data import HOLDOUT_MIN_IMAGES, DataError
 from .files import (app_root, checkpoints_root, load_model_config, model_card_line, source_names,
                     source_path, zip_files, zip_images, zip_run)
 from .handles import ModelHandle, inference_threads, kid_scores, source_grid, source_handle
@@ -23,7 +23,7 @@ from .session import RunInfo, Session
 from .worker import Snapshot, TrainWorker
 
 __all__ = [
-    "CheckpointError", "DataError",
+    "CheckpointError", "DataError", "HOLDOUT_MIN_IMAGES",
     "app_root", "checkpoints_root", "load_model_config", "model_card_line", "source_names", "source_path",
     "zip_files", "zip_images", "zip_run",
     "ModelHandle", "inference_threads", "kid_scores", "source_grid", "source_handle",

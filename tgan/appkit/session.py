@@ -12,7 +12,7 @@ import torch
 
 from ..checkpoint import WEIGHTS, CheckpointError
 from ..config import ModelConfig, TrainConfig
-from ..data import DataError, ImageSet, load_images
+from ..data import DataError, ImageSet, holdout_split, load_images
 from ..events import Finished
 from ..models import load_model
 from ..strategies.registry import build as build_strategies
@@ -100,6 +100,11 @@ class Session:
             self._image_sets[resolution] = load_images(self.upload_paths, resolution)
         return self._image_sets[resolution]
 
+    def split(self, resolution: int) -> tuple[ImageSet, ImageSet | None]:
+        """(images the run trains on, images held out for scoring or None): with 20 or more
+        images, a seeded 20% is held out so the score measures generalisation, not copying."""
+        return holdout_split(self.images(resolution), seed=0)
+
     # -- runs
     @property
     def training(self) -> bool:
@@ -111,7 +116,7 @@ class Session:
         folder = source_path(source)
         build_strategies(cfg.strategies, cfg.strategy_options, has_source=folder is not None)  # fail early
         resolution = resolution_of(source)
-        images = self.images(resolution).images
+        images = self.split(resolution)[0].images
         if self.run is not None:  # keep one run per session on disk
             shutil.rmtree(self.run.path, ignore_errors=True)
         self.run, self._run_model = None, None
