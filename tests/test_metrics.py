@@ -8,9 +8,11 @@ import pytest
 import scipy.linalg
 import torch
 
-from tgan import metrics
+from tgan import metrics, scoring
+from tgan.random_features import RandomCNNFeatures
 
-EXPECTED_KEYS = {"kid", "kid_std", "fid", "precision", "recall", "memorisation", "diversity", "n"}
+SPACE_KEYS = {"kid", "kid_std", "fid", "precision", "recall", "memorisation", "copy_ratio", "diversity"}
+EXPECTED_KEYS = SPACE_KEYS | {"n", "spaces"}
 
 
 def blob_images(n: int, size: int = 32, seed: int = 0) -> torch.Tensor:
@@ -35,18 +37,17 @@ def noise_images(n: int, size: int = 32, seed: int = 1) -> torch.Tensor:
     return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
-class PoolFeatures:
-    """Cheap stand-in extractor (4x4 average-pooled pixels) for tests of plumbing, not Inception."""
+class CountingRandomCNN:
+    """The real random-CNN space, counting its calls (to see the cache work)."""
 
-    tag = "test-pool4"
+    tag = RandomCNNFeatures.tag
 
     def __init__(self):
-        self.calls = 0
+        self.calls, self.inner = 0, RandomCNNFeatures()
 
     def __call__(self, images: torch.Tensor) -> np.ndarray:
         self.calls += 1
-        pooled = torch.nn.functional.adaptive_avg_pool2d(images.float(), 4)
-        return pooled.reshape(len(images), -1).double().numpy()
+        return self.inner(images)
 
 
 # ---- Inception on synthetic images (the slow part: ~0.3 s per image on 2 CPU cores) ----------
@@ -102,11 +103,12 @@ def test_kid_real_vs_noise_is_large(inception_feats):
 def test_evaluate_with_inception_end_to_end(tmp_path):
     samples, reference = noise_images(6, seed=5), blob_images(6, seed=6)
     cache = metrics.FeatureCache(tmp_path)
-    result = metrics.evaluate(samples, reference, cache=cache)
-    assert set(result) == EXPECTED_KEYS
+    result = scoring.evaluate(samples, reference, cache=cache)
+    assert set(result) == EXPECTED_KEYS and set(result["spaces"]) == {"inception", "random-cnn"}
     assert result["n"] == 6 and result["kid"] > 0.1 and result["fid"] > 0
+    assert result["spaces"]["random-cnn"]["kid"] > 0  # noise vs blobs: far apart in both spaces
     assert math.isnan(result["memorisation"])
-    assert len(list(tmp_path.glob("*.npy"))) == 1
+    assert len(list(tmp_path.glob("*.npy"))) == 2  # the reference, once per space
 
 
 # ---- metric maths on toy features ------------------------------------------------------------
@@ -191,11 +193,11 @@ def test_memorisation():
     assert math.isnan(metrics.memorisation(fresh, train, np.zeros((0, 8))))
 
 
-# ---- cache and evaluate plumbing (stub extractor) -------------------------------------------
+# ---- cache and evaluate plumbing (the cheap random-CNN space) ----------------------------------
 
 
 def test_feature_cache_hit_and_atomic_file(tmp_path):
-    cache, extractor = metrics.FeatureCache(tmp_path / "cache"), PoolFeatures()
+    cache, extractor = metrics.FeatureCache(tmp_path / "cache"), CountingRandomCNN()
     images = blob_images(10)
     first = cache.features(images, extractor)
     files = list((tmp_path / "cache").iterdir())
@@ -216,14 +218,15 @@ def test_evaluate_keys_types_and_repeatability(tmp_path):
     samples, reference = blob_images(30, seed=1), blob_images(30, seed=2)
     train = blob_images(8, seed=3)
     cache = metrics.FeatureCache(tmp_path)
-    first, second = (metrics.evaluate(samples, reference, train=train, cache=cache,
-                                      extractor=PoolFeatures()) for _ in range(2))
+    spaces = {"random-cnn": RandomCNNFeatures()}
+    first, second = (scoring.evaluate(samples, reference, train=train, cache=cache, extractors=spaces)
+                     for _ in range(2))
     assert set(first) == EXPECTED_KEYS
     assert first == second
     assert first["n"] == 30 and type(first["n"]) is int
-    assert all(type(first[key]) is float for key in EXPECTED_KEYS - {"n"})
-    assert all(math.isfinite(first[key]) for key in EXPECTED_KEYS - {"n"})
+    assert all(type(first[key]) is float for key in SPACE_KEYS)
+    assert all(math.isfinite(first[key]) for key in SPACE_KEYS)
     assert len(list(tmp_path.glob("*.npy"))) == 2  # reference and train features were cached
-    no_train = metrics.evaluate(samples, reference, extractor=PoolFeatures())
+    no_train = scoring.evaluate(samples, reference, extractors=spaces)
     assert math.isnan(no_train["memorisation"])
     assert no_train["kid"] == pytest.approx(first["kid"])

@@ -1,16 +1,36 @@
-"""tgan: few-shot transfer learning for GANs. This is the public API used by app.py and cli.py."""
-from .checkpoint import CheckpointError
-from .config import ModelConfig, TrainConfig
-from .data import DataError, ImageSet, load_images, pick_shots
-from .events import Event, Failed, Finished, Samples, Saved, Started, Step
-from .models import LoadedModel, describe_device, list_sources, load_model, load_source, pick_device
-from .strategies import DEFAULT_PRESET, PRESETS, STRATEGIES, resolve, strategy_fields
-from .trainer import fixed_latents, train
+"""tgan: few-shot transfer learning for GANs. This is the public API used by app.py and cli.py.
+
+Names are imported on first use (PEP 562), so `import tgan` and the quick CLI commands
+(`tgan --help`, `tgan strategies`) do not pay for torch until something needs it."""
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
-__all__ = [
-    "CheckpointError", "ModelConfig", "TrainConfig", "DataError", "ImageSet", "load_images",
-    "pick_shots", "Event", "Failed", "Finished", "Samples", "Saved", "Started", "Step", "LoadedModel",
-    "describe_device", "list_sources", "load_model", "load_source", "pick_device", "DEFAULT_PRESET",
-    "PRESETS", "STRATEGIES", "resolve", "strategy_fields", "fixed_latents", "train", "__version__",
-]
+
+_WHERE = {  # public name -> the module that defines it
+    "CheckpointError": "errors", "DataError": "errors",
+    "ModelConfig": "config", "TrainConfig": "config",
+    "ImageSet": "data", "load_images": "data", "pick_shots": "data",
+    "Event": "events", "Failed": "events", "Finished": "events", "Samples": "events", "Saved": "events",
+    "Started": "events", "Step": "events",
+    "LoadedModel": "models", "describe_device": "models", "list_sources": "models", "load_model": "models",
+    "load_source": "models", "pick_device": "models",
+    "DEFAULT_PRESET": "strategies.catalog", "PRESETS": "strategies.catalog",
+    "STRATEGIES": "strategies.registry", "resolve": "strategies.registry",
+    "strategy_fields": "strategies.registry",
+    "fixed_latents": "trainer", "train": "trainer",
+}
+__all__ = [*_WHERE, "__version__"]
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'tgan' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

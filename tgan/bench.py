@@ -119,9 +119,9 @@ class Scorer:
     space -> (N, D) array. KID along the curve and the headline numbers are the first space's."""
 
     def __init__(self, extractors: dict | None = None, cache=None):
-        from . import metrics  # Inception is heavy: only import when benchmarking
+        from . import metrics, scoring  # Inception is heavy: only import when benchmarking
         self.m = metrics
-        self.extractors = extractors if extractors is not None else metrics.default_extractors()
+        self.extractors = extractors if extractors is not None else scoring.default_extractors()
         self.cache = cache if cache is not None else metrics.FeatureCache()
 
     @property

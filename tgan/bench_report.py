@@ -164,8 +164,8 @@ def markdown_table(results: dict) -> str:
         f"`source (unadapted)` is the pretrained source before any training. Features: "
         f"{', '.join(results.get('feature_extractors', []))}. Lower KID/FID is better; memorisation "
         f"≈1 is healthy, >1 means copying the shots. **Bold**: best KID per target and shots, in each space.",
-        f"`KID ×10³ (random-cnn)` is the same score in a fixed random network's features, which no "
-        f"strategy trains against (– for runs recorded before it existed).",
+        "`KID ×10³ (random-cnn)` is the same score in a fixed random network's features, which no "
+        "strategy trains against (– for runs recorded before it existed).",
         "",
         "| target | shots | row | KID ×10³ (inception) | KID ×10³ (random-cnn) | FID | precision | recall "
         "| memorisation | diversity | wall-clock (s) | steps | images seen |",

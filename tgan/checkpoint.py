@@ -17,15 +17,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .errors import CheckpointError
+
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 TRAINING_STATE = "training_state.safetensors"
 FORMAT_VERSION = 1
 _PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl")  # weights formats that unpickle
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used; the message says which file and why."""
 
 
 def _atomic_write(path: Path, write) -> None:

@@ -10,18 +10,13 @@ import signal
 import sys
 import threading
 
-from tqdm import tqdm
-
-from . import sampling
-from .checkpoint import CheckpointError
+# Only light modules at the top: `tgan --help` and `tgan strategies` must answer without torch.
+# Each command imports what it needs (torch, Inception, ...) when it runs.
 from .config import ModelConfig, TrainConfig
-from .data import DataError, load_images, pick_shots
+from .errors import CheckpointError, DataError
 from .events import (BenchReportsWritten, BenchRunDone, BenchRunStarted, BenchSliceSkipped, Failed, Finished,
                      Saved, Started, Step)
-from .models import load_model, load_source
-from .paths import resolve_model
-from .strategies import PRESETS, STRATEGIES, resolve
-from .trainer import train
+from .strategies.catalog import PRESETS, WHY
 
 
 class CLIError(Exception):
@@ -42,6 +37,8 @@ def _parse_options(pairs: list[str]) -> dict[str, dict]:
 
 def _run_training(events, quiet: bool = False) -> None:
     """Drive the trainer with a tqdm bar; Ctrl-C sets the stop flag so the run ends saved."""
+    from tqdm import tqdm
+
     bar = None
     for ev in events:
         if isinstance(ev, Started):
@@ -51,14 +48,16 @@ def _run_training(events, quiet: bool = False) -> None:
             bar.update(ev.step - bar.n)
             bar.set_postfix({k: f"{v:.3f}" for k, v in ev.losses.items()}, refresh=False)
         elif isinstance(ev, Saved) and bar is not None:
-            bar.write(f"saved step {ev.step} to {ev.path}")
-        elif isinstance(ev, Failed):
+            if ev.step >= bar.total or bar.disable:
+                bar.close()  # the last save: close first, or tqdm redraws the finished bar twice
+                print(f"saved step {ev.step} to {ev.path}", file=sys.stderr)
+            else:
+                bar.write(f"saved step {ev.step} to {ev.path}", file=sys.stderr)
+        elif isinstance(ev, (Failed, Finished)):
             if bar is not None:
-                bar.close()
-            raise CLIError(ev.message)
-        elif isinstance(ev, Finished):
-            if bar is not None:
-                bar.close()
+                bar.close()  # closing twice is a no-op
+            if isinstance(ev, Failed):
+                raise CLIError(ev.message)
             how = "stopped early" if ev.stopped else "finished"
             print(f"{how} at step {ev.step}; model in {ev.path}", file=sys.stderr)
 
@@ -70,6 +69,9 @@ def _stop_on_ctrl_c() -> threading.Event:
 
 
 def cmd_pretrain(a) -> None:
+    from .data import load_images
+    from .trainer import train
+
     images = load_images(a.data, a.resolution, max_images=None)
     # r3gan follows R3GAN/StyleGAN2's Adam (beta1 0, beta2 0.99); dcgan keeps DCGAN's (0.5, 0.999).
     betas = (0.0, 0.99) if a.family == "r3gan" else (0.5, 0.999)
@@ -85,6 +87,12 @@ def cmd_pretrain(a) -> None:
 
 
 def cmd_finetune(a) -> None:
+    from .data import load_images, pick_shots
+    from .models import load_source
+    from .paths import resolve_model
+    from .strategies import resolve
+    from .trainer import train
+
     source = load_source(resolve_model(a.source))
     images = load_images(a.data, source.model_config["resolution"])
     if a.shots:
@@ -97,6 +105,10 @@ def cmd_finetune(a) -> None:
 
 
 def cmd_sample(a) -> None:
+    from . import sampling
+    from .models import load_model
+    from .paths import resolve_model
+
     model = load_model(resolve_model(a.model))
     images = sampling.sample_seeds(model.G_ema, range(a.seed, a.seed + a.n), psi=a.truncation)
     sampling.grid_image(images).save(a.out)
@@ -106,6 +118,10 @@ def cmd_sample(a) -> None:
 def cmd_interpolate(a) -> None:
     if len(a.seeds) < 2:
         raise CLIError("--seeds needs at least two seeds, e.g. --seeds 1 2 3")
+    from . import sampling
+    from .models import load_model
+    from .paths import resolve_model
+
     model = load_model(resolve_model(a.model))
     frames = sampling.interpolation_frames(model.G_ema, a.seeds, a.frames, psi=a.truncation)
     sampling.write_video(frames, a.out, fps=a.fps)
@@ -113,21 +129,33 @@ def cmd_interpolate(a) -> None:
 
 
 def cmd_strategies(a) -> None:
-    w = max(map(len, [*STRATEGIES, *PRESETS]))  # one column width for both tables
+    w = max(map(len, [*WHY, *PRESETS]))  # one column width for both tables
     print("Strategies:")
-    for name, cls in STRATEGIES.items():
-        print(f"  {name:{w}s} {cls.why}")
+    for name, why in WHY.items():
+        print(f"  {name:{w}s} {why}")
     print("\nPresets (use with --strategy):")
     for name, (names, why) in PRESETS.items():
         print(f"  {name:{w}s} {' + '.join(names)}\n  {'':{w}s} {why}")
 
 
 def cmd_eval(a) -> None:
-    from .evaluation import evaluate_model_or_samples  # heavy Inception import only when used
+    from tqdm import tqdm
 
-    result = evaluate_model_or_samples(a.model, a.samples, a.reference, n=a.n, seed=a.seed,
-                                       train_path=a.train, resolution=a.resolution,
-                                       max_reference=a.max_reference)
+    from .evaluation import evaluate_model_or_samples_iter  # heavy Inception import only when used
+    from .events import FeatureProgress, Scored
+
+    bar, result = None, None
+    for ev in evaluate_model_or_samples_iter(a.model, a.samples, a.reference, n=a.n, seed=a.seed,
+                                             train_path=a.train, resolution=a.resolution,
+                                             max_reference=a.max_reference):
+        if isinstance(ev, FeatureProgress):  # on stderr: with --json, stdout carries only the JSON
+            bar = bar or tqdm(total=ev.total, unit="img", desc="features", file=sys.stderr, disable=a.quiet)
+            bar.set_description(f"{ev.space} features of the {ev.part}", refresh=False)
+            bar.update(ev.done - bar.n)
+        elif isinstance(ev, Scored):
+            result = ev.result
+    if bar is not None:
+        bar.close()
     print(json.dumps(result) if a.json else _metrics_table(result))
 
 
@@ -255,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-reference", type=int, default=None, help="score against a seeded random sample of N reference images (seed 0), never the first N: "
                         "image sets are often stored grouped by style")
     s.add_argument("--json", action="store_true",
-                   help='print one JSON object {"kid", "kid_std", "fid", ...} instead of a table')
+                   help='print one JSON object {"kid", "kid_std", "fid", ..., "spaces"} instead of a table')
+    s.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     s.set_defaults(fn=cmd_eval)
 
     s = sub.add_parser("bench", help="run the transfer benchmark and write benchmarks/")

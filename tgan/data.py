@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .errors import DataError
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 READ_FORMATS = ["PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF"]  # PIL decoders we allow (no SVG/EPS)
 SUPPORTED = "PNG, JPEG, WebP, BMP, GIF or TIFF"
@@ -33,10 +35,6 @@ _SUFFIX_HINTS = {".svg": "SVG is a vector format; export it as PNG first", ".hei
 # Errors a damaged or hostile zip can raise while listing or reading members.
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
                NotImplementedError, RuntimeError, zlib.error)
-
-
-class DataError(ValueError):
-    """No usable image set; the message says what was wrong and what to do."""
 
 
 class _Refused(ValueError):

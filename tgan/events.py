@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the quick CLI commands must not load torch
+    import torch
 
 
 @dataclass(frozen=True)
@@ -88,3 +91,21 @@ class BenchReportsWritten:
 
 
 BenchEvent = BenchRunStarted | BenchRunDone | BenchSliceSkipped | BenchReportsWritten
+
+
+# ------------------------------------------------------------------ scoring (tgan.scoring.evaluate_iter)
+
+@dataclass(frozen=True)
+class FeatureProgress:
+    space: str  # the feature space being extracted, e.g. "inception"
+    part: str  # "samples", "reference" or "training images"
+    done: int  # images whose features are ready, over every space and part so far
+    total: int  # images to go through in all
+
+
+@dataclass(frozen=True)
+class Scored:
+    result: dict  # tgan.scoring.evaluate's metrics: top-level (first space) + "spaces"
+
+
+ScoreEvent = FeatureProgress | Scored

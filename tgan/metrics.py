@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["get_inception", "InceptionFeatures", "kid", "fid", "precision_recall",
-           "memorisation", "copy_ratio", "diversity", "FeatureCache", "evaluate", "default_extractors"]
+           "memorisation", "copy_ratio", "diversity", "FeatureCache"]
 
 INCEPTION_SIZE = 299
 # Bump the suffix whenever preprocessing changes so stale cached features are not reused.
@@ -266,15 +266,19 @@ class FeatureCache:
         digest.update(_quantise(images).cpu().contiguous().numpy().tobytes())
         return digest.hexdigest()
 
-    def features(self, images: torch.Tensor, extractor) -> np.ndarray:
+    def load(self, images: torch.Tensor, extractor) -> np.ndarray | None:
+        """The cached features of this set, or None (not cached yet, or an unreadable entry)."""
         path = self.root / f"{self.key(images, extractor)}.npy"
         if path.is_file():
             try:
                 return np.load(path)
             except (OSError, ValueError):
-                pass  # unreadable/corrupt entry: recompute and overwrite it
-        feats = np.asarray(extractor(images), dtype=np.float64)
+                return None  # corrupt: the caller recomputes and store() overwrites it
+        return None
+
+    def store(self, images: torch.Tensor, extractor, feats: np.ndarray) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / f"{self.key(images, extractor)}.npy"
         # Write to a temp file in the same directory then rename: readers (or a concurrent
         # writer) never see a half-written .npy, and os.replace is atomic on one filesystem.
         fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".npy.tmp")
@@ -285,45 +289,10 @@ class FeatureCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def features(self, images: torch.Tensor, extractor) -> np.ndarray:
+        feats = self.load(images, extractor)
+        if feats is None:
+            feats = np.asarray(extractor(images), dtype=np.float64)
+            self.store(images, extractor, feats)
         return feats
-
-
-def _space_scores(fake: np.ndarray, real: np.ndarray, train: np.ndarray | None) -> dict:
-    """KID, FID, precision/recall and memorisation of fakes against reals in one feature space."""
-    kid_mean, kid_std = kid(fake, real, n_subsets=100, subset_size=min(1000, len(fake), len(real)))
-    precision, recall = precision_recall(real, fake)
-    memo = memorisation(fake, train, real) if train is not None else float("nan")
-    copies = copy_ratio(fake, train) if train is not None else float("nan")
-    return {"kid": kid_mean, "kid_std": kid_std, "fid": float(fid(fake, real)), "precision": float(precision),
-            "recall": float(recall), "memorisation": float(memo), "copy_ratio": float(copies),
-            "diversity": float(diversity(fake))}
-
-
-def default_extractors() -> dict:
-    """The scoring spaces, by name: Inception (the field's standard, trained on ImageNet labels)
-    and a seeded random CNN (trained on nothing, so an ImageNet-feature D cannot game it)."""
-    from .random_features import RandomCNNFeatures
-
-    return {"inception": InceptionFeatures(), "random-cnn": RandomCNNFeatures(_default_device())}
-
-
-def evaluate(samples: torch.Tensor, reference: torch.Tensor, train: torch.Tensor | None = None,
-             cache: FeatureCache | None = None, extractors: dict | None = None) -> dict:
-    """All metrics for generated `samples` against real `reference` images (both [-1, 1] NCHW),
-    in every feature space of `extractors` (default: inception and random-cnn).
-
-    The top-level keys are the first space's (Inception's, for continuity with older results);
-    `spaces` holds each space's full set. When `train` (the few-shot training images) is given,
-    `reference` serves as the held-out set for memorisation; otherwise memorisation is nan.
-    Real-image features go through `cache` when given; sample features are always recomputed."""
-    extractors = extractors if extractors is not None else default_extractors()
-    spaces = {}
-    for name, extractor in extractors.items():
-        def real_features(images: torch.Tensor) -> np.ndarray:
-            return cache.features(images, extractor) if cache is not None else extractor(images)
-
-        fake = np.asarray(extractor(samples), dtype=np.float64)
-        real = np.asarray(real_features(reference), dtype=np.float64)
-        spaces[name] = _space_scores(fake, real, real_features(train) if train is not None else None)
-    first = next(iter(spaces.values()))
-    return {**first, "n": int(len(samples)), "spaces": spaces}

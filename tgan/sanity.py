@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torchvision.transforms.functional as TF
 
-from . import metrics
+from . import metrics, scoring
 
 # condition name -> (kind, strength 1, strength 2); images are (N, 3, H, W) in [-1, 1]
 CORRUPTIONS = {
@@ -50,7 +50,7 @@ def conditions(real: torch.Tensor, shots: torch.Tensor, source_samples: torch.Te
 def run_sanity(reference: torch.Tensor, real: torch.Tensor, shots: torch.Tensor,
                source_samples: torch.Tensor | None = None, extractors: dict | None = None) -> list[SanityRow]:
     """Score every condition against `reference` in every space. `real` must be disjoint from it."""
-    extractors = extractors if extractors is not None else metrics.default_extractors()
+    extractors = extractors if extractors is not None else scoring.default_extractors()
     sets = conditions(real, shots, source_samples)
     rows = {name: SanityRow(name, {}) for name in sets}
     for space, extractor in extractors.items():

@@ -152,10 +152,10 @@ def kid_scores(model: ModelHandle, reference: ImageSet, n_samples: int, train: I
     """Metrics of n samples vs `reference`, in every scoring space (tgan.metrics.evaluate);
     `train` (the images the run trained on) adds the memorisation and copy scores. Raises
     ImportError when the metrics module or its Inception weights are unavailable."""
-    from .. import metrics  # heavy (Inception); only imported when someone scores
+    from .. import scoring  # heavy (Inception); only imported when someone scores
 
     samples = model.seeds(range(seed, seed + n_samples))
-    return metrics.evaluate(samples, reference.as_float(), train=train.as_float() if train is not None else None)
+    return scoring.evaluate(samples, reference.as_float(), train=train.as_float() if train is not None else None)
 
 
 def source_grid(handle: ModelHandle, cfg: TrainConfig) -> torch.Tensor:

@@ -13,6 +13,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from .catalog import WHY
+
 
 @dataclass
 class SourceModels:
@@ -50,10 +52,14 @@ class StepContext:
 @dataclass
 class Strategy:
     name: ClassVar[str] = ""
-    why: ClassVar[str] = ""  # one line for the CLI listing and the app
+    why: ClassVar[str] = ""  # one line for the CLI listing and the app: catalog.WHY[name]
     order: ClassVar[int] = 50  # setup order: initialisation < D replacement < freezing < penalties
     needs_source: ClassVar[bool] = False
     fields_help: ClassVar[dict[str, str]] = {}  # field -> one-line meaning, for UI controls
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.why = WHY.get(cls.name, cls.why)
 
     def setup(self, run: RunModels) -> None:
         """Copy/freeze/replace weights, snapshot anchors. Called once before optimizers exist."""

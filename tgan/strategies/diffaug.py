@@ -9,7 +9,6 @@ from .base import Strategy
 @dataclass
 class DiffAug(Strategy):
     name = "diffaug"
-    why = "Differentiable augmentation of reals and fakes before D (DiffAugment): D can't memorise."
     order = 60
     fields_help = {"policy": "which augmentations: color, translation, cutout"}
     policy: str = "color,translation,cutout"

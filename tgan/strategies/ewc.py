@@ -10,8 +10,6 @@ from .base import RunModels, StepContext, Strategy, snapshot, trainable
 @dataclass
 class EWC(Strategy):
     name = "ewc"
-    why = ("L2-SP weighted per weight by the source G's Fisher information (EWC, Li et al. 2020): "
-           "weights that matter most to the source move least.")
     order = 40
     needs_source = True
     fields_help = {"lambda_g": "strength of the Fisher-weighted pull to the source",

@@ -6,7 +6,6 @@ from .base import RunModels, Strategy
 @dataclass
 class FreezeD(Strategy):
     name = "freeze_d"
-    why = "Freeze D's lowest blocks (FreezeD): keep generic low-level features, adapt only the top."
     order = 20
     fields_help = {"frozen_blocks": "how many of D's lowest blocks stay fixed"}
     frozen_blocks: int = 2

@@ -6,8 +6,6 @@ from .base import RunModels, Strategy
 @dataclass
 class Joint(Strategy):
     name = "joint"
-    why = ("Fine-tune everything end to end, the pretrained feature extractor included, at a "
-           "lower learning rate for pretrained ImageNet weights so they adapt without being erased.")
     order = 30
     fields_help = {"pretrained_lr_mult": "learning-rate factor for the ImageNet backbone weights"}
     pretrained_lr_mult: float = 0.1

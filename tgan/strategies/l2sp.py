@@ -9,7 +9,6 @@ from .base import RunModels, StepContext, Strategy, snapshot, trainable
 @dataclass
 class L2SP(Strategy):
     name = "l2sp"
-    why = "Penalise lambda*||theta - theta_source||^2 (L2-SP): stay near the source, forget less."
     order = 40
     needs_source = True
     fields_help = {"lambda_g": "strength of G's pull to the source", "lambda_d": "same for D"}

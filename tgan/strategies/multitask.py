@@ -16,8 +16,6 @@ class MultiTask(Strategy):
     loss that most directly fights few-shot mode collapse."""
 
     name = "multitask"
-    why = ("Auxiliary source task (cross-domain correspondence): keep the source G's pairwise "
-           "sample similarities, so the few-shot G stays as diverse as the source.")
     order = 40
     needs_source = True
     fields_help = {"lambda_cdc": "weight of the correspondence loss"}

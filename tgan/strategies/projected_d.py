@@ -6,8 +6,6 @@ from .base import RunModels, Strategy
 @dataclass
 class ProjectedD(Strategy):
     name = "projected_d"
-    why = ("D sees frozen ImageNet EfficientNet-Lite0 features through small trainable heads "
-           "(Projected GAN): a pretrained feature extractor needs far fewer images.")
     order = 10
     fields_help = {"head_width": "channels of each trainable head on a feature tap"}
     head_width: int = 64

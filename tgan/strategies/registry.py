@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from .base import Strategy
+from .catalog import DEFAULT_PRESET, INIT_STRATEGIES, PRESETS, WHY  # noqa: F401 (re-exported)
 from .diffaug import DiffAug
 from .ewc import EWC
 from .freeze_d import FreezeD
@@ -19,26 +20,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
     cls.name: cls
     for cls in (Scratch, TransferG, TransferD, ProjectedD, FreezeD, Joint, L2SP, EWC, MultiTask, DiffAug)
 }
-INIT_STRATEGIES = ("scratch", "transfer_g", "transfer_d")
-
-# name -> (strategies, one-line why). "recommended" is chosen from benchmark measurements.
-PRESETS: dict[str, tuple[list[str], str]] = {
-    "recommended": (["transfer_g", "projected_d", "diffaug"],
-                    "Source G against a D on frozen ImageNet features + DiffAugment: the lowest KID in "
-                    "our benchmark (kanji 10-shot, 180 s on CPU: 0.072 vs 0.54 for TransferGAN)."),
-    "TransferGAN": (["transfer_d"], "Fine-tune the source G and D, nothing else (Wang et al. 2018)."),
-    "FreezeD": (["transfer_d", "freeze_d"], "TransferGAN with D's lower blocks frozen (Mo et al. 2020)."),
-    "L2-SP": (["transfer_d", "l2sp"], "TransferGAN pulled toward the source weights."),
-    "EWC": (["transfer_d", "ewc"], "TransferGAN with a Fisher-weighted pull toward the source G."),
-    "multi-task": (["transfer_d", "multitask", "diffaug"],
-                   "Keep the source's sample similarities while adapting (CDC) + DiffAugment."),
-    "joint": (["transfer_g", "projected_d", "joint", "diffaug"],
-              "Projected D with its ImageNet backbone fine-tuned too, end to end."),
-    "FreezeD + DiffAug": (["transfer_d", "freeze_d", "diffaug"],
-                          "TransferGAN + FreezeD + DiffAugment: no ImageNet network, the fastest step."),
-    "from scratch": (["scratch", "diffaug"], "No transfer: fresh G and D with DiffAugment (baseline)."),
-}
-DEFAULT_PRESET = "recommended"
+assert list(STRATEGIES) == list(WHY), "catalog.WHY and the strategy classes must list the same names"
 
 
 def resolve(names_or_preset: str | list[str]) -> list[str]:

@@ -6,7 +6,6 @@ from .base import RunModels, Strategy, copy_weights
 @dataclass
 class TransferD(Strategy):
     name = "transfer_d"
-    why = "Start G and D from the source (TransferGAN): D already knows real from fake features."
     order = 0
     needs_source = True
 

@@ -6,7 +6,6 @@ from .base import RunModels, Strategy, copy_weights
 @dataclass
 class TransferG(Strategy):
     name = "transfer_g"
-    why = "Start G from the source generator; D starts fresh. Reuses what G knows about images."
     order = 0
     needs_source = True
 

@@ -1,0 +1,42 @@
+"""What the strategies and presets are, as plain data: names, one line of why each, and the
+presets that combine them. It imports nothing, so `tgan strategies` and `tgan --help` answer
+without loading torch; the strategy classes take their `why` from here."""
+from __future__ import annotations
+
+# strategy name -> one line for the CLI listing and the app, in listing order
+WHY: dict[str, str] = {
+    "scratch": "Fresh G and D from random weights: the baseline every transfer method must beat.",
+    "transfer_g": "Start G from the source generator; D starts fresh. Reuses what G knows about images.",
+    "transfer_d": "Start G and D from the source (TransferGAN): D already knows real from fake features.",
+    "projected_d": ("D sees frozen ImageNet EfficientNet-Lite0 features through small trainable heads "
+                    "(Projected GAN): a pretrained feature extractor needs far fewer images."),
+    "freeze_d": "Freeze D's lowest blocks (FreezeD): keep generic low-level features, adapt only the top.",
+    "joint": ("Fine-tune everything end to end, the pretrained feature extractor included, at a lower "
+              "learning rate for pretrained ImageNet weights so they adapt without being erased."),
+    "l2sp": "Penalise lambda*||theta - theta_source||^2 (L2-SP): stay near the source, forget less.",
+    "ewc": ("L2-SP weighted per weight by the source G's Fisher information (EWC, Li et al. 2020): "
+            "weights that matter most to the source move least."),
+    "multitask": ("Auxiliary source task (cross-domain correspondence): keep the source G's pairwise sample"
+                  " similarities, so the few-shot G stays as diverse as the source."),
+    "diffaug": "Differentiable augmentation of reals and fakes before D (DiffAugment): D can't memorise.",
+}
+INIT_STRATEGIES = ("scratch", "transfer_g", "transfer_d")
+
+# name -> (strategies, one-line why). "recommended" is chosen from benchmark measurements.
+PRESETS: dict[str, tuple[list[str], str]] = {
+    "recommended": (["transfer_g", "projected_d", "diffaug"],
+                    "Source G against a D on frozen ImageNet features + DiffAugment: the lowest KID in "
+                    "our benchmark (kanji 10-shot, 180 s on CPU: 0.072 vs 0.54 for TransferGAN)."),
+    "TransferGAN": (["transfer_d"], "Fine-tune the source G and D, nothing else (Wang et al. 2018)."),
+    "FreezeD": (["transfer_d", "freeze_d"], "TransferGAN with D's lower blocks frozen (Mo et al. 2020)."),
+    "L2-SP": (["transfer_d", "l2sp"], "TransferGAN pulled toward the source weights."),
+    "EWC": (["transfer_d", "ewc"], "TransferGAN with a Fisher-weighted pull toward the source G."),
+    "multi-task": (["transfer_d", "multitask", "diffaug"],
+                   "Keep the source's sample similarities while adapting (CDC) + DiffAugment."),
+    "joint": (["transfer_g", "projected_d", "joint", "diffaug"],
+              "Projected D with its ImageNet backbone fine-tuned too, end to end."),
+    "FreezeD + DiffAug": (["transfer_d", "freeze_d", "diffaug"],
+                          "TransferGAN + FreezeD + DiffAugment: no ImageNet network, the fastest step."),
+    "from scratch": (["scratch", "diffaug"], "No transfer: fresh G and D with DiffAugment (baseline)."),
+}
+DEFAULT_PRESET = "recommended"
