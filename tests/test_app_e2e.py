@@ -53,8 +53,8 @@ def test_upload_train_sample_interpolate(app_url, app_image_files):
 def test_sessions_do_not_see_each_other(app_url, app_image_files):
     a, b = api_client(app_url), api_client(app_url)
     a.predict([handle_file(str(p)) for p in app_image_files["good"]], "tiny", api_name="/upload")
-    with pytest.raises(Exception, match="add some images first"):
-        b.submit("tiny", ["transfer_d"], 2, 2e-4, 4, 0, *options(), api_name="/train").result(timeout=60)
+    # b's mistake is a warning (its outputs stay as they were), not an error, and trains nothing
+    b.submit("tiny", ["transfer_d"], 2, 2e-4, 4, 0, *options(), api_name="/train").result(timeout=60)
     _, label = b.predict("tiny", 0, 1.0, api_name="/seeds")
     assert "source model **tiny**" in label  # b has no run, whatever a does
 
@@ -74,8 +74,7 @@ def test_stop_over_the_api_keeps_the_model(app_url, app_image_files):
 
 def test_bad_input_is_a_message_not_a_crash(app_url):
     c = api_client(app_url)
-    with pytest.raises(Exception, match="not a whole number"):
-        c.predict("tiny", "3, seventeen", 0.5, 1.0, api_name="/interpolate")
+    c.predict("tiny", "3, seventeen", 0.5, 1.0, api_name="/interpolate")  # a warning toast; the server goes on
     with pytest.raises(Exception, match="maximum"):  # slider bounds are enforced by the API
         c.predict("tiny", "3, 17", 5.0, 1.0, api_name="/interpolate")
     assert c.predict("tiny", "3, 17", 0.5, 1.0, api_name="/interpolate")  # server still fine

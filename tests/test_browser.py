@@ -104,6 +104,13 @@ def test_walkthrough(app_page_url, app_image_files):
         sync_api.expect(page.locator("#samples img")).to_be_visible()
         sync_api.expect(page.locator("#source_samples img")).to_be_visible()
         sync_api.expect(page.locator("#download_run")).to_contain_text(".zip")
+        # the score: both feature spaces, the copy verdict, and (8 images < 20) against the training set
+        page.locator("#score").click()
+        score = page.locator("#kid")
+        sync_api.expect(score).to_contain_text("KID ×10³ (random-cnn)", timeout=300_000)
+        sync_api.expect(score).to_contain_text("KID ×10³ (inception)")
+        sync_api.expect(score).to_contain_text("copy ratio")
+        sync_api.expect(score).to_contain_text("training images")
         shot(page, "03-training.png")
 
         # 4. explore: moving the interpolation slider redraws the image

@@ -280,8 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=1000, help="samples to generate / use")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--resolution", type=int, default=64, help="image size for --samples (a model uses its own)")
-    s.add_argument("--max-reference", type=int, default=None, help="score against a seeded random sample of N reference images (seed 0), never the first N: "
-                        "image sets are often stored grouped by style")
+    s.add_argument("--max-reference", type=int, default=None,
+                   help="score against a seeded random sample of N reference images (seed 0), never the "
+                        "first N: image sets are often stored grouped by style")
     s.add_argument("--json", action="store_true",
                    help='print one JSON object {"kid", "kid_std", "fid", ..., "spaces"} instead of a table')
     s.add_argument("--quiet", action="store_true", help="no progress bar on stderr")

@@ -72,17 +72,19 @@ def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tens
     opt.load_state_dict(sd)
 
 
-def run_config(mcfg: ModelConfig, cfg: TrainConfig, run: RunModels, step: int) -> dict:
+def run_config(mcfg: ModelConfig, cfg: TrainConfig, run: RunModels, step: int, seconds: float = 0.0) -> dict:
     return {
         "model": to_dict(mcfg),
         "train": to_dict(cfg),
         "step": step,
+        "train_seconds": round(seconds, 1),  # wall-clock of the optimisation steps, summed over resumes
         "d_kind": "conv" if hasattr(run.D, "blocks") else "projected",
         "source": run.source.name if run.source else None,
     }
 
 
-def save_state(out_dir, mcfg, cfg, run: RunModels, G_ema, opts, step: int, half: bool) -> Path:
+def save_state(out_dir, mcfg, cfg, run: RunModels, G_ema, opts, step: int, half: bool,
+               seconds: float = 0.0) -> Path:
     """model.safetensors (deliverable, maybe fp16) + training_state.safetensors (fp32, resume)."""
     modules = {"G_ema": G_ema, "G": run.G, "D": run.D}
     resume = {}
@@ -90,7 +92,7 @@ def save_state(out_dir, mcfg, cfg, run: RunModels, G_ema, opts, step: int, half:
         resume.update({f"{prefix}.{k}": v for k, v in module_state(module).items()})
     resume.update(_flatten_optimizer(opts[0], "opt_G"))
     resume.update(_flatten_optimizer(opts[1], "opt_D"))
-    return save_run(out_dir, run_config(mcfg, cfg, run, step), modules, half=half, training_state=resume)
+    return save_run(out_dir, run_config(mcfg, cfg, run, step, seconds), modules, half=half, training_state=resume)
 
 
 def restore_state(out_dir, run: RunModels, G_ema, opts) -> int:
@@ -107,6 +109,11 @@ def restore_state(out_dir, run: RunModels, G_ema, opts) -> int:
         _restore_optimizer(opts[0], tensors, "opt_G")
         _restore_optimizer(opts[1], tensors, "opt_D")
     return int(config.get("step", 0))
+
+
+def saved_seconds(out_dir) -> float:
+    """The training wall-clock a saved run reports (0 for runs saved before it was recorded)."""
+    return float(read_config(out_dir).get("train_seconds", 0.0))
 
 
 def has_saved_state(out_dir) -> bool:

@@ -15,7 +15,7 @@ from .events import Event, Failed, Finished, Samples, Saved, Started, Step
 from .models import describe_device, ema_copy, fresh_models, pick_device
 from .nets import count_params
 from .run_state import (StepSnapshot, ema_beta, has_saved_state, make_optimizers, restore_state, save_state,
-                        update_ema)
+                        saved_seconds, update_ema)
 from .strategies import RunModels, SourceModels, StepContext, build
 
 
@@ -66,7 +66,9 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
     G_ema = ema_copy(run.G)
     opts = make_optimizers(run, cfg)
     relativistic = uses_rpgan(cfg, mcfg, run.D)
-    start = restore_state(out_dir, run, G_ema, opts) if resume and has_saved_state(out_dir) else 0
+    resuming = resume and has_saved_state(out_dir)
+    start = restore_state(out_dir, run, G_ema, opts) if resuming else 0
+    seconds = saved_seconds(out_dir) if resuming else 0.0  # training wall-clock, summed over resumes
 
     # Random streams: data order and latents depend only on (seed, step), so resumes are repeatable.
     rng = torch.Generator().manual_seed(cfg.seed * 1_000_003 + start)
@@ -90,7 +92,7 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
         return x
 
     def save(step: int):
-        return save_state(out_dir, mcfg, cfg, run, G_ema, opts, step, half)
+        return save_state(out_dir, mcfg, cfg, run, G_ema, opts, step, half, seconds)
 
     yield Started(cfg.steps, start, describe_device(device), len(images),
                   {"G": count_params(run.G), "D": count_params(run.D)})
@@ -157,6 +159,7 @@ def _train(cfg, images, out_dir, source, model_config, stop, resume, device, hal
         update_ema(G_ema, run.G, ema_beta(cfg, step * cfg.batch_size))
 
         took = time.perf_counter() - t0
+        seconds += took
         sec_per_step = took if sec_per_step is None else 0.9 * sec_per_step + 0.1 * took
         yield Step(step, cfg.steps, {k: float(v.detach()) for k, v in terms.items()}, sec_per_step,
                    sec_per_step * (cfg.steps - step))

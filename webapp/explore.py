@@ -5,6 +5,7 @@ from PIL import Image
 from tgan import appkit as sup
 
 from .plumbing import bind, guarded
+from .text import explore_label
 
 
 def _seed(seed) -> int:
@@ -27,7 +28,7 @@ def show_seeds(sess: sup.Session, source, start, psi):
     seeds = list(range(start, start + sup.GALLERY_SEEDS))
     images = model.seeds(seeds, _psi(psi))
     sess.shown = (seeds, images)
-    return list(zip(sup.to_pils(images), [f"seed {s}" for s in seeds])), f"Exploring {model.label()}."
+    return list(zip(sup.to_pils(images), [f"seed {s}" for s in seeds])), explore_label(model)
 
 
 def select_seed(sess: sup.Session, evt: gr.SelectData):

@@ -10,8 +10,8 @@ from .explore import (compare, download_samples, interpolate, make_gif, make_mp4
                       refresh_singles, select_seed, show_seeds)
 from .plumbing import (DEFAULT_STEPS, EXAMPLES, EXPLORE_CONCURRENCY, NONE_SOURCE, TRAIN_CONCURRENCY, new_session,
                        on_state_deleted, on_unload)
-from .setup_tabs import (choose_preset, loss_frame, refresh_sources, score_kid, source_info, stop_run, train_run,
-                         upload_images, use_example)
+from .setup_tabs import (choose_preset, continue_button, continue_run, loss_frame, refresh_sources, score_kid,
+                         source_info, stop_run, train_run, upload_images, use_example)
 
 
 CSS = """
@@ -116,6 +116,7 @@ def build_demo() -> gr.Blocks:
             with gr.Tab("3 · Fine-tune", id="train", elem_id="tab_train"):
                 with gr.Row():
                     start = gr.Button("Start fine-tuning", variant="primary", elem_id="start")
+                    resume = gr.Button("Continue", variant="primary", visible=False, elem_id="continue")
                     stop = gr.Button("Stop", variant="stop", elem_id="stop")
                 progress = gr.HTML("", elem_id="progress")
                 status = gr.Markdown("Press Start. The grid on the right is refreshed as training goes; "
@@ -130,11 +131,13 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     with gr.Column():
                         with gr.Row():
-                            score_btn = gr.Button("Score (KID)", elem_id="score")
+                            score_btn = gr.Button("Score", elem_id="score")
                             with_source = gr.Checkbox(False, label="also score the source (twice as slow)",
                                                       elem_id="score_source")
-                        kid = gr.Markdown("KID compares samples of the fine-tuned model with your images "
-                                          "(Inception features; about a minute on a CPU).", elem_id="kid")
+                        kid = gr.Markdown("The score compares samples of the fine-tuned model with your "
+                                          "held-out images (or, with under 20 images, the training images) "
+                                          "in two feature spaces, and says whether it copies them. About a "
+                                          "minute on a CPU; a bar shows how far it got.", elem_id="kid")
                     run_file = gr.File(label="Download the model (config.json + model.safetensors)",
                                        interactive=False, elem_id="download_run")
             # ---------------------------------------------------------------- 4
@@ -205,13 +208,18 @@ def build_demo() -> gr.Blocks:
 
         explore_outputs = [seed_gallery, explore_label, cmp_source, cmp_tuned, interp_img, pca_img]
         explore_inputs = [sess, source, start_seed, psi, selected, interp_seeds, interp_t, *amounts]
-        run = start.click(train_run, [sess, source, strategies, steps, lr, batch, seed, *options],
-                          [loss_plot, samples, source_samples, progress, status, run_file], api_name="train",
-                          concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY, show_progress="minimal")
-        run.success(refresh_explore, explore_inputs, explore_outputs, api_visibility="private", **fast)
-        stop.click(stop_run, sess, [samples, progress, status, run_file], api_name="stop", cancels=[run],
-                   concurrency_limit=None).success(refresh_explore, explore_inputs, explore_outputs,
-                                                   api_visibility="private", **fast)
+        train_inputs = [sess, source, strategies, steps, lr, batch, seed, *options]
+        train_outputs = [loss_plot, samples, source_samples, progress, status, run_file]
+        train_opts = dict(concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY, show_progress="minimal")
+        run = start.click(train_run, train_inputs, train_outputs, api_name="train", **train_opts)
+        run_on = resume.click(continue_run, train_inputs, train_outputs, api_name="continue", **train_opts)
+        for job in (run, run_on):
+            job.then(continue_button, sess, [start, resume], api_visibility="private")
+            job.success(refresh_explore, explore_inputs, explore_outputs, api_visibility="private", **fast)
+        stopped = stop.click(stop_run, sess, [samples, progress, status, run_file], api_name="stop",
+                             cancels=[run, run_on], concurrency_limit=None)
+        stopped.then(continue_button, sess, [start, resume], api_visibility="private")
+        stopped.success(refresh_explore, explore_inputs, explore_outputs, api_visibility="private", **fast)
         score_btn.click(score_kid, [sess, with_source], kid, api_name="score", concurrency_id="score",
                         concurrency_limit=1)
 

@@ -1,4 +1,4 @@
-"""What every handler shares: the ZeroGPU decorator, app settings, errors as toasts, session lifetime."""
+"""What every handler shares: the ZeroGPU decorator, app settings, mistakes as toasts, session lifetime."""
 import os
 
 try:  # On a ZeroGPU Space (import it before torch), training gets a GPU per call; elsewhere a no-op.
@@ -32,33 +32,45 @@ NONE_SOURCE = ("none (train from scratch)", "")
 _LIVE_SESSIONS: "weakref.WeakValueDictionary[str, sup.Session]" = weakref.WeakValueDictionary()
 
 
-def user_error(exc: Exception) -> gr.Error:
+def is_user_mistake(exc: Exception) -> bool:
+    """Bad input the user can fix (DataError, CheckpointError and other ValueErrors), as opposed
+    to something that went wrong inside the app."""
+    return isinstance(exc, (ValueError, FileNotFoundError)) and not isinstance(exc, gr.Error)
+
+
+def internal_error(exc: Exception) -> gr.Error:
     """A concise message for the UI; unexpected errors are logged with their traceback."""
     if isinstance(exc, gr.Error):
         return exc
-    if isinstance(exc, (ValueError, FileNotFoundError)):  # DataError, CheckpointError included
-        return gr.Error(str(exc), print_exception=False)
     log.exception("handler failed")
     return gr.Error(f"Something went wrong ({type(exc).__name__}: {str(exc)[:200]}). "
                     "The app is still running; try again or change the settings.", print_exception=False)
 
 
 def guarded(fn):
-    """Turn every exception into a gr.Error toast: no tracebacks in the UI, no crashed workers."""
+    """No tracebacks in the UI, no crashed workers. A user's mistake becomes a warning toast and
+    leaves every output as it was (gr.skip(), so no component shows an error badge); anything
+    unexpected becomes an error toast and is logged."""
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
             except Exception as exc:
-                raise user_error(exc) from None
+                if not is_user_mistake(exc):
+                    raise internal_error(exc) from None
+                gr.Warning(str(exc))
+                yield gr.skip()
     else:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:
-                raise user_error(exc) from None
+                if not is_user_mistake(exc):
+                    raise internal_error(exc) from None
+                gr.Warning(str(exc))
+                return gr.skip()
     return wrapper
 
 

@@ -5,6 +5,7 @@ import gradio as gr
 import pandas as pd
 
 from tgan import Failed
+from tgan.events import Scored
 from tgan import appkit as sup
 
 from .plumbing import EXAMPLES, KID_SAMPLES, NONE_SOURCE, bind, gpu, guarded
@@ -20,7 +21,7 @@ def _show_images(sess: sup.Session, source):
         sess.clear_images()  # a set with nothing usable is not kept half-loaded
         raise
     if imgs.rejected:
-        gr.Warning(f"{len(imgs.rejected)} file(s) could not be used; the list is under the upload.", duration=5)
+        gr.Warning(f"{len(imgs.rejected)} file(s) could not be used; the list is to the right of the upload.", duration=5)
     gallery = list(zip(sup.to_pils(imgs.as_float()[:200]), imgs.names[:200]))
     _, heldout = sess.split(imgs.images.shape[-1])
     return gallery, describe_images(imgs, sess.upload_label, 0 if heldout is None else len(heldout.names))
@@ -88,25 +89,31 @@ def _run_zip(sess: sup.Session):
 
 @gpu
 @guarded
-def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed, *options):
-    """Stream (loss plot, sample grid, source grid, progress, status, download) while training."""
+def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed, *options, resume: bool = False):
+    """Stream (loss plot, sample grid, source grid, progress, status, download) while training.
+    resume: continue the stopped run from its last step instead of starting over."""
     cfg = sup.make_config(strategies, options, steps, lr, batch_size, seed)
-    worker = sess.start_run(cfg, source or None)
+    from_step = sess.continuable_step() if resume else None
+    replacing = sess.run is not None  # a new run replaces the session's last one
+    worker = sess.start_run(cfg, source or None, resume=resume)
     try:  # from here on, an error or a request cancelled at any yield must stop the run
         handle = sess.compare_source(source or None)
         source_img = sup.grid(sup.source_grid(handle, cfg)) if handle else None
         t0 = time.monotonic()
-        yield (loss_frame([]), None, source_img, progress_html(0, cfg.steps),
-               f"Starting: {len(worker.images)} images, {' + '.join(cfg.strategies)}, {cfg.steps} steps…", None)
+        what = f"{len(worker.images)} images, {' + '.join(cfg.strategies)}"
+        how = (f"Continuing the stopped run from step {from_step} to {cfg.steps}: {what}" if resume else
+               f"{'Starting over' if replacing else 'Starting'}: {what}, {cfg.steps} steps")
+        yield (loss_frame([]), None, source_img, progress_html(from_step or 0, cfg.steps), f"{how}…", None)
         for snap in worker.updates(min_interval=0.5):
             samples = sup.grid(snap.samples) if snap.new_samples and snap.samples is not None else gr.skip()
-            progress = progress_html(snap.step, snap.total_steps, snap.sec_per_step, snap.eta_seconds)
             if snap.done:
                 if isinstance(snap.result, Failed):
                     gr.Warning(snap.result.message)
-                text = describe_result(snap.result, time.monotonic() - t0)
+                progress = progress_html(snap.step, snap.total_steps, snap.sec_per_step, done=True)
+                text = describe_result(snap.result, time.monotonic() - t0, from_step)
                 yield loss_frame(snap.rows), samples, gr.skip(), progress, text, _run_zip(sess)
             else:
+                progress = progress_html(snap.step, snap.total_steps, snap.sec_per_step, snap.eta_seconds)
                 text = (f"Training on {snap.device}: step {snap.step} / {snap.total_steps}; samples from "
                         f"step {max(snap.samples_step, 0)}." if snap.device else "Setting up the run…")
                 yield loss_frame(snap.rows), samples, gr.skip(), progress, text, gr.skip()
@@ -114,24 +121,41 @@ def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed
         worker.stop.set()
 
 
+def continue_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed, *options):
+    """Continue the stopped run (the "Continue from step N" button)."""
+    yield from train_run(sess, source, strategies, steps, lr, batch_size, seed, *options, resume=True)
+
+
+def continue_button(sess: sup.Session):
+    """(Start, Continue) buttons: "Start over" and "Continue from step N" while a stopped run can
+    be continued, else just "Start fine-tuning"."""
+    step = sess.continuable_step()
+    if step is None:
+        return gr.Button(value="Start fine-tuning"), gr.Button(visible=False)
+    return gr.Button(value="Start over"), gr.Button(value=f"Continue from step {step}", visible=True)
+
+
 @guarded
 def stop_run(sess: sup.Session):
-    """Ask the run to stop, wait for its final save, and show the result."""
+    """Ask the run to stop, wait for its final save, and show the result. With nothing training,
+    the last message (e.g. "Stopped at step 44") stays, and a toast says so."""
     worker = sess.worker
     if worker is None or not sess.training:
-        return gr.skip(), gr.skip(), "Nothing is training right now.", _run_zip(sess)
+        gr.Info("Nothing is training right now.")
+        return gr.skip(), gr.skip(), gr.skip(), _run_zip(sess)
     if not worker.request_stop(wait=120):
         return gr.skip(), gr.skip(), "Stopping… the current step is still finishing.", gr.skip()
     snap = worker.snapshot()
     samples = sup.grid(snap.samples) if snap.samples is not None else gr.skip()
-    progress = progress_html(snap.step, snap.total_steps, snap.sec_per_step, 0.0)
+    progress = progress_html(snap.step, snap.total_steps, snap.sec_per_step, done=True)
     return samples, progress, describe_result(snap.result), _run_zip(sess)
 
 
 @guarded
-def score_kid(sess: sup.Session, include_source: bool = False):
+def score_kid(sess: sup.Session, include_source: bool = False, progress=gr.Progress()):
     """Scores of samples vs the held-out images (or, with under 20 images, the training images),
-    in both feature spaces, with the copying verdict and an honest note on the noise."""
+    in both feature spaces, with the copying verdict and an honest note on the noise. Progress
+    follows the feature extraction, the slow part (Inception on a CPU)."""
     model = sess.run_model()
     if model is None:
         raise ValueError("fine-tune a model first; the score compares its samples with your images")
@@ -141,8 +165,16 @@ def score_kid(sess: sup.Session, include_source: bool = False):
     if src is not None and src.resolution == model.resolution:
         targets.append((f"source ({src.name})", src))
     reference = heldout if heldout is not None else train
+    results = []
     try:
-        results = [(label, sup.kid_scores(handle, reference, KID_SAMPLES, train=train)) for label, handle in targets]
+        for i, (label, handle) in enumerate(targets):
+            progress((i, len(targets)), desc=f"{label}: drawing {KID_SAMPLES} samples")
+            for ev in sup.score_events(handle, reference, KID_SAMPLES, train=train):
+                if isinstance(ev, Scored):
+                    results.append((label, ev.result))
+                else:
+                    progress((i + ev.done / ev.total, len(targets)),
+                             desc=f"{label}: {ev.space} features of the {ev.part}")
     except ImportError as exc:
         raise gr.Error(f"Scoring is unavailable here: {exc}", print_exception=False) from None
     return kid_report(results, len(reference.names), KID_SAMPLES, heldout is not None)

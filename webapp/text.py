@@ -17,21 +17,28 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def progress_html(step: int, total: int, sec_per_step: float | None = None, eta: float | None = None) -> str:
+def progress_html(step: int, total: int, sec_per_step: float | None = None, eta: float | None = None,
+                  done: bool = False) -> str:
+    """The bar and its line; a run that has ended shows no ETA (it would be stale)."""
     pct = 100.0 * step / max(total, 1)
-    speed = f" · {sec_per_step:.2f} s/step · ETA {format_duration(eta)}" if sec_per_step is not None else ""
+    if done:
+        speed = f" · {sec_per_step:.2f} s/step · {'finished' if step >= total else 'stopped'}" if sec_per_step else ""
+    else:
+        speed = f" · {sec_per_step:.2f} s/step · ETA {format_duration(eta)}" if sec_per_step is not None else ""
     return (f'<div class="tgan-progress"><div style="width:{pct:.1f}%"></div></div>'
             f'<p class="tgan-progress-text">step {step} / {total}{speed}</p>')
 
 
-def describe_result(result: Finished | Failed, elapsed: float | None = None) -> str:
+def describe_result(result: Finished | Failed, elapsed: float | None = None, continued_from: int | None = None) -> str:
     took = f" in {format_duration(elapsed)}" if elapsed else ""
+    if continued_from is not None:
+        took += f" (continued from step {continued_from})"
     if isinstance(result, Failed):
         kept = " The last good weights are kept." if result.path else ""
         return f"**Training failed** at step {result.step}: {result.message}{kept}"
     if result.stopped:
         return (f"**Stopped** at step {result.step}{took}; the model so far is saved. "
-                "Explore it in tab 4 or download it below.")
+                f"Explore it in tab 4, download it below, or press *Continue from step {result.step}*.")
     return f"**Done**: {result.step} steps{took}. Explore the model in tab 4, score it, or download it below."
 
 
@@ -93,6 +100,14 @@ def kid_report(results: list[tuple[str, dict]], n_reference: int, n_samples: int
             "it); *random-cnn* is a fixed random network that nothing trains against. The copy ratio "
             "(random-cnn space) is ~1 for new images and falls towards 0 as samples copy yours. With few "
             "reference images KID is noisy (see the ±): treat differences under about twice the ± as a tie.")
+
+
+def explore_label(model: sup.ModelHandle) -> str:
+    """What the Explore tab is showing, and how to get to the user's own model."""
+    if model.kind == "run":
+        return f"Exploring {model.label()}."
+    return (f"**Nothing is fine-tuned yet**, so you are exploring the {model.label()} as it was pretrained. "
+            "To explore a model of your own: add images on tab 1, then press Start on tab 3.")
 
 
 def source_summary(name: str | None) -> tuple:

@@ -3,6 +3,7 @@ centre and PCA directions), the shared source-model cache, and the scoring helpe
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from .. import sampling
 from ..checkpoint import CONFIG, WEIGHTS
 from ..config import TrainConfig
 from ..data import DataError, ImageSet
+from ..events import ScoreEvent
 from ..models import load_model
 from ..trainer import fixed_latents
 from .files import source_path
@@ -147,15 +149,16 @@ def source_handle(name: str) -> ModelHandle:
 
 # ----------------------------------------------------------------------------- scoring
 
-def kid_scores(model: ModelHandle, reference: ImageSet, n_samples: int, train: ImageSet | None = None,
-               seed: int = 10_000) -> dict:
-    """Metrics of n samples vs `reference`, in every scoring space (tgan.metrics.evaluate);
-    `train` (the images the run trained on) adds the memorisation and copy scores. Raises
-    ImportError when the metrics module or its Inception weights are unavailable."""
+def score_events(model: ModelHandle, reference: ImageSet, n_samples: int, train: ImageSet | None = None,
+                 seed: int = 10_000) -> Iterator[ScoreEvent]:
+    """tgan.scoring's events for n samples vs `reference`, in every scoring space; `train` (the
+    images the run trained on) adds the memorisation and copy scores. Ends with one Scored.
+    Raises ImportError when the metrics module or its Inception weights are unavailable."""
     from .. import scoring  # heavy (Inception); only imported when someone scores
 
     samples = model.seeds(range(seed, seed + n_samples))
-    return scoring.evaluate(samples, reference.as_float(), train=train.as_float() if train is not None else None)
+    yield from scoring.evaluate_iter(samples, reference.as_float(),
+                                     train=train.as_float() if train is not None else None)
 
 
 def source_grid(handle: ModelHandle, cfg: TrainConfig) -> torch.Tensor:

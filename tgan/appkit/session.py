@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import WEIGHTS, CheckpointError
+from ..checkpoint import WEIGHTS, CheckpointError, read_config
 from ..config import ModelConfig, TrainConfig
 from ..data import DataError, ImageSet, holdout_split, load_images
 from ..events import Finished
@@ -110,21 +110,46 @@ class Session:
     def training(self) -> bool:
         return self.worker is not None and self.worker.thread.is_alive()
 
-    def start_run(self, cfg: TrainConfig, source: str | None) -> TrainWorker:
+    def start_run(self, cfg: TrainConfig, source: str | None, resume: bool = False) -> TrainWorker:
+        """Start a new run, or (resume) continue the stopped one from its last step."""
         if self.training:
             raise ValueError("a run is already training in this tab; press Stop first")
         folder = source_path(source)
         build_strategies(cfg.strategies, cfg.strategy_options, has_source=folder is not None)  # fail early
         resolution = resolution_of(source)
         images = self.split(resolution)[0].images
-        if self.run is not None:  # keep one run per session on disk
-            shutil.rmtree(self.run.path, ignore_errors=True)
-        self.run, self._run_model = None, None
-        out = self.new_path("run")
+        if resume:
+            out = self._continuable(cfg, source).path
+        else:
+            if self.run is not None:  # keep one run per session on disk
+                shutil.rmtree(self.run.path, ignore_errors=True)
+            self.run = None
+            out = self.new_path("run")
+        self._run_model = None
         self.worker = TrainWorker(cfg, images, out, folder,
-                                  None if folder else ModelConfig(resolution=resolution))
+                                  None if folder else ModelConfig(resolution=resolution), resume=resume)
         self.run_source = source
         return self.worker.start()
+
+    def continuable_step(self) -> int | None:
+        """The step a Continue would start from: the last run's, if it was stopped early."""
+        run = None if self.training else self.finish_run()
+        return run.step if run is not None and run.stopped else None
+
+    def _continuable(self, cfg: TrainConfig, source: str | None) -> RunInfo:
+        run = self.finish_run()
+        if run is None or not run.stopped:
+            raise ValueError("there is no stopped run to continue; press Start to begin one")
+        if run.source != source:
+            raise ValueError(f"the stopped run was fine-tuned from {run.source or 'scratch'}; choose that "
+                             "source on tab 2 to continue it, or press Start over")
+        saved = read_config(run.path)["train"]
+        if saved["strategies"] != cfg.strategies:
+            raise ValueError(f"the stopped run used {' + '.join(saved['strategies'])}; choose the same "
+                             "strategies to continue it, or press Start over")
+        if cfg.steps <= run.step:
+            raise ValueError(f"the stopped run is at step {run.step}; set Steps above that to continue it")
+        return run
 
     def finish_run(self) -> RunInfo | None:
         """After the worker ends: record the saved run (if any) so Explore uses it."""
@@ -132,10 +157,12 @@ class Session:
         if w is None or w.result is None:
             return self.run
         path = getattr(w.result, "path", None)
-        if path and (Path(path) / WEIGHTS).is_file() and (self.run is None or self.run.path != Path(path)):
-            self.run = RunInfo(Path(path), self.run_source, w.result.step,
-                               isinstance(w.result, Finished) and w.result.stopped)
-            self._run_model = None
+        if path and (Path(path) / WEIGHTS).is_file():
+            # A continued run writes to the same folder, so compare the step and state too.
+            latest = RunInfo(Path(path), self.run_source, w.result.step,
+                             isinstance(w.result, Finished) and w.result.stopped)
+            if latest != self.run:
+                self.run, self._run_model = latest, None
         return self.run
 
     def run_zip(self) -> Path | None:

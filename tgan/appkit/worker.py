@@ -44,8 +44,8 @@ class TrainWorker:
     and reports Finished(stopped=True)."""
 
     def __init__(self, cfg: TrainConfig, images: torch.Tensor, out_dir: Path, source_dir: Path | None,
-                 model_config: ModelConfig | None = None):
-        self.cfg, self.images, self.out_dir = cfg, images, Path(out_dir)
+                 model_config: ModelConfig | None = None, resume: bool = False):
+        self.cfg, self.images, self.out_dir, self.resume = cfg, images, Path(out_dir), resume
         self.source_dir, self.model_config = source_dir, model_config
         self.stop = threading.Event()
         self.changed = threading.Condition()
@@ -68,7 +68,7 @@ class TrainWorker:
         try:
             source = load_source(self.source_dir) if self.source_dir else None
             for event in train(self.cfg, self.images, self.out_dir, source=source,
-                               model_config=self.model_config, stop=self.stop):
+                               model_config=self.model_config, stop=self.stop, resume=self.resume):
                 self._record(event)
         except Exception as exc:  # anything the trainer did not turn into Failed itself
             step = self.last_step.step if self.last_step else 0
