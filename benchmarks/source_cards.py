@@ -15,7 +15,9 @@ from pathlib import Path
 
 from tgan import load_model
 from tgan.evaluation import evaluate_model_or_samples
-from tgan import sampling, scoring
+from tgan import load_images, metrics, sampling, scoring
+from tgan.appkit.handles import FINGERPRINT
+from tgan.data import random_subset
 from tgan.nets import count_params
 from tgan.paths import CHECKPOINTS
 
@@ -89,6 +91,17 @@ Reproduce with
 """
 
 
+def write_fingerprint(folder: Path, data: Path, n: int = 64) -> None:
+    """fingerprint.safetensors: Inception features (fp16) of a seeded random n of the training
+    images, which the app compares uploads with to pre-select the nearest source."""
+    from safetensors.torch import save_file
+    import torch
+
+    images = random_subset(load_images(data, 64, max_images=None), n, seed=0).as_float()
+    feats = torch.from_numpy(metrics.InceptionFeatures()(images)).half()  # (n, 2048)
+    save_file({"inception": feats.contiguous()}, str(folder / FINGERPRINT))
+
+
 def _hours_from_card(folder: Path) -> str:
     """The wall-clock the current card states ("wall-clock 4.3 h"), so a re-score keeps it."""
     card = folder / "MODEL_CARD.md"
@@ -102,11 +115,16 @@ def main() -> None:
     p.add_argument("--names", nargs="+", default=list(DATASETS))
     p.add_argument("--n", type=int, default=500)
     p.add_argument("--hours", nargs="*", default=[], help="name=hours of wall-clock, for the card")
+    p.add_argument("--fingerprints-only", action="store_true",
+                   help="only (re)write each source's fingerprint.safetensors")
     a = p.parse_args()
     hours = dict(h.split("=") for h in a.hours)
     extractors = scoring.default_extractors()
     for name in a.names:
         folder = CHECKPOINTS / name
+        write_fingerprint(folder, a.data_dir / f"source-{name}.zip")
+        if a.fingerprints_only:
+            continue
         model = load_model(folder)
         G = model.G_ema
         sampling.upscale(sampling.grid_image(sampling.sample_seeds(G, range(36)), nrow=6), 2).save(folder / "samples.png")

@@ -372,3 +372,15 @@ def test_the_page_builds_without_any_source(tmp_path, monkeypatch):
     assert props["source"]["value"] == "" and [tuple(c) for c in props["source"]["choices"]] == [plumbing.NONE_SOURCE]
     dropdown = setup_tabs.refresh_sources("")
     assert dropdown.value == "" and dropdown.choices == [plumbing.NONE_SOURCE]
+
+
+def test_upload_preselects_the_nearest_bundled_source(sess, monkeypatch):
+    """The line-art faces example is nearest to the faces source (by the shipped fingerprints),
+    though the dropdown was on emoji."""
+    from tgan.paths import CHECKPOINTS
+
+    monkeypatch.setenv("TGAN_CHECKPOINTS", str(CHECKPOINTS))
+    setup_tabs.use_example("faces-lorelei", sess, "emoji")
+    update = setup_tabs.suggest_source(sess, "emoji")
+    assert update["value"] == "faces"
+    assert setup_tabs.suggest_source(sess, "faces") == gr.skip()  # already the nearest: left alone

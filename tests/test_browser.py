@@ -7,6 +7,7 @@ which walks through the same steps on the first real source and the matching exa
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -139,6 +140,21 @@ def test_stop_button_keeps_the_model(app_page_url, app_image_files):
         page.set_default_timeout(60_000)
         page.goto(app_page_url)
         page.locator("button").first.wait_for()
+        # Explore before any run says plainly that it shows the source
+        page.get_by_role("tab", name="4 · Explore").click()
+        sync_api.expect(page.locator("#explore_model")).to_contain_text("Nothing is fine-tuned yet")
+        # Start with no images: a warning toast, and no output turns into a red error badge
+        page.get_by_role("tab", name="3 · Fine-tune").click()
+        page.locator("#start").click()
+        sync_api.expect(page.locator(".toast-body").first).to_contain_text("add some images first")
+        page.wait_for_timeout(500)
+        assert page.locator(".error").count() == 0 and page.get_by_text("Error", exact=True).count() == 0
+
+        # one image: a thumbnail at grid size, not a picture filling the box
+        page.get_by_role("tab", name="1 · Your images").click()
+        page.locator("input[type=file]").first.set_input_files([str(app_image_files["good"][0])])
+        sync_api.expect(page.locator("#upload_summary")).to_contain_text("1 image ready")
+        assert page.locator("#images_gallery img").first.bounding_box()["width"] <= 160
         page.locator("input[type=file]").first.set_input_files([str(f) for f in app_image_files["good"]])
         sync_api.expect(page.locator("#upload_summary")).to_contain_text("8 images ready")
         page.get_by_role("tab", name="2 · Source and strategy").click()
@@ -149,8 +165,24 @@ def test_stop_button_keeps_the_model(app_page_url, app_image_files):
         page.locator("#start").click()
         sync_api.expect(page.locator("#status")).to_contain_text("Training on")
         page.locator("#stop").click()  # cancels the stream and sets the session's stop flag
-        sync_api.expect(page.locator("#status")).to_contain_text("Stopped at step")
+        status = page.locator("#status")
+        sync_api.expect(status).to_contain_text("Stopped at step")
         sync_api.expect(page.locator("#download_run")).to_contain_text(".zip")
+        sync_api.expect(page.locator("#progress")).not_to_contain_text("ETA")  # no stale ETA
+        # Stop again when idle: the message stays
+        page.locator("#stop").click()
+        page.wait_for_timeout(1000)
+        sync_api.expect(status).to_contain_text("Stopped at step")
+        # Start after Stop offers both: continue from the step reached, or start over
+        sync_api.expect(page.locator("#continue")).to_contain_text("Continue from step")
+        sync_api.expect(page.locator("#start")).to_contain_text("Start over")
+        stopped_at = int(re.search(r"Stopped at step (\d+)", status.inner_text()).group(1))
+        page.get_by_role("tab", name="2 · Source and strategy").click()
+        set_number(page, "steps", str(stopped_at + 3))
+        page.get_by_role("tab", name="3 · Fine-tune").click()
+        page.locator("#continue").click()
+        sync_api.expect(status).to_contain_text(f"continued from step {stopped_at}", timeout=300_000)
+        sync_api.expect(page.locator("#progress")).to_contain_text(f"{stopped_at + 3} / {stopped_at + 3}")
         page.get_by_role("tab", name="4 · Explore").click()
         sync_api.expect(page.locator("#explore_model")).to_contain_text("fine-tuned model")
         browser.close()

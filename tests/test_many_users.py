@@ -21,7 +21,6 @@ import uuid
 import zipfile
 from pathlib import Path
 
-import gradio as gr
 import pytest
 from conftest import api_client, mistake
 from gradio_client import Client, handle_file

@@ -11,7 +11,7 @@ from .explore import (compare, download_samples, interpolate, make_gif, make_mp4
 from .plumbing import (DEFAULT_STEPS, EXAMPLES, EXPLORE_CONCURRENCY, NONE_SOURCE, TRAIN_CONCURRENCY, new_session,
                        on_state_deleted, on_unload)
 from .setup_tabs import (choose_preset, continue_button, continue_run, loss_frame, refresh_sources, score_kid,
-                         source_info, stop_run, train_run, upload_images, use_example)
+                         source_info, stop_run, suggest_source, train_run, upload_images, use_example)
 
 
 CSS = """
@@ -20,6 +20,7 @@ CSS = """
 .tgan-progress-text { margin: 4px 0 0; font-size: var(--text-sm); color: var(--body-text-color-subdued); }
 #samples img, #source_samples img, #seed_gallery img, #images_gallery img, #interp_img img,
 #pca_img img, #cmp_source img, #cmp_finetuned img, #source_preview img { image-rendering: pixelated; }
+#images_gallery .thumbnail-item, #seed_gallery .thumbnail-item { max-width: 128px; }
 """
 
 INTRO = """# tgan · few-shot GAN transfer
@@ -64,8 +65,12 @@ def build_demo() -> gr.Blocks:
                                     example_buttons[name] = gr.Button(label, size="sm", elem_id=f"ex_{name}")
                     with gr.Column(scale=3):
                         summary = gr.Markdown("No images yet.", elem_id="upload_summary")
-                        gallery = gr.Gallery(label="What the model will see", columns=6, height=360,
-                                             object_fit="contain", format="png", elem_id="images_gallery")
+                        # The label as a heading above, not a chip over the first thumbnails; no preview
+                        # mode, so one image stays a thumbnail instead of filling the box.
+                        gr.Markdown("**What the model will see**", elem_id="images_gallery_label")
+                        gallery = gr.Gallery(show_label=False, columns=6, height=360, object_fit="contain",
+                                             allow_preview=False, preview=False, format="png",
+                                             elem_id="images_gallery")
                 with gr.Row():
                     next_2 = gr.Button("Next: source and strategy →", size="sm", scale=0, min_width=240,
                                        elem_id="next_2")
@@ -149,9 +154,9 @@ def build_demo() -> gr.Blocks:
                     psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="Truncation ψ (lower: more typical)",
                                     scale=2, elem_id="psi")
                     show = gr.Button("Show seeds", scale=0, min_width=140, elem_id="show_seeds")
-                seed_gallery = gr.Gallery(label="Seeds (click one to select it)", columns=8, height=300,
-                                          object_fit="contain", allow_preview=False, format="png",
-                                          elem_id="seed_gallery")
+                gr.Markdown("**Seeds** (click one to select it)", elem_id="seed_gallery_label")
+                seed_gallery = gr.Gallery(show_label=False, columns=8, height=300, object_fit="contain",
+                                          allow_preview=False, format="png", elem_id="seed_gallery")
                 with gr.Row():
                     zip_btn = gr.Button("Download these as PNGs", size="sm", elem_id="download_samples")
                     samples_zip = gr.File(label="Samples zip", interactive=False, visible=False,
@@ -191,11 +196,13 @@ def build_demo() -> gr.Blocks:
         # ---------------------------------------------------------------- events
         fast = dict(concurrency_id="explore", concurrency_limit=EXPLORE_CONCURRENCY)
         live = dict(show_progress="hidden", trigger_mode="always_last", **fast)
-        files.upload(upload_images, [files, sess, source], [gallery, summary], api_name="upload")
+        files.upload(upload_images, [files, sess, source], [gallery, summary], api_name="upload").success(
+            suggest_source, [sess, source], source, api_name="suggest_source")
         files.clear(upload_images, [files, sess, source], [gallery, summary], api_visibility="private")
         for name, button in example_buttons.items():
             button.click(use_example, [gr.State(name), sess, source], [gallery, summary, files],
-                         api_name=f"example_{name.replace('-', '_')}")
+                         api_name=f"example_{name.replace('-', '_')}").success(
+                suggest_source, [sess, source], source, api_visibility="private")
         next_2.click(lambda: gr.Tabs(selected="source"), None, tabs, api_visibility="private")
         next_3.click(lambda: gr.Tabs(selected="train"), None, tabs, api_visibility="private")
 

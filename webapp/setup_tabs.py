@@ -49,6 +49,20 @@ def use_example(name, sess: sup.Session, source, request: gr.Request = None):
     return *_show_images(sess, source), None
 
 
+@guarded
+def suggest_source(sess: sup.Session, current):
+    """After new images: pre-select the bundled source whose samples are nearest to them."""
+    if not sess.upload_paths:
+        return gr.skip()
+    name, kids = sup.nearest_source(sess.images(64))
+    if name is None or name == current:
+        return gr.skip()
+    others = ", ".join(f"{n} {1e3 * k:.0f}" for n, k in sorted(kids.items(), key=lambda kv: kv[1]))
+    gr.Info(f"Source set to {name}: its samples are nearest to your images (KID ×10³ in the random-CNN "
+            f"space: {others}). You can pick another on tab 2.")
+    return gr.update(value=name)  # the dropdown keeps its choices; only the selection moves
+
+
 # ----------------------------------------------------------------------------- 2. source and strategy
 
 @guarded

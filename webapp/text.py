@@ -55,10 +55,12 @@ def describe_images(imgs: ImageSet, label: str, heldout: int = 0) -> str:
         lines.append(f"**{heldout} of them are held out for scoring** (a random 20%): the model trains on "
                      f"the other {n - heldout}, and the score compares its samples with images it never saw.")
     else:
-        lines.append(f"All {n} train the model. With fewer than {sup.HOLDOUT_MIN_IMAGES} images none are held "
-                     "out, so the score compares samples with the training images themselves.")
+        lines.append(f"{'All of them train' if n > 1 else 'It trains'} the model. With fewer than "
+                     f"{sup.HOLDOUT_MIN_IMAGES} images none are held out, so the score compares samples "
+                     "with the training images themselves.")
     if n < 5:
-        lines.append("Fewer than 5 images: the model will mostly memorise them.")
+        lines.append("Fewer than 5 images works, but the model will mostly memorise them: 5-100 are "
+                     "recommended.")
     if imgs.duplicates:
         shown = ", ".join(imgs.duplicates[:10]) + (" …" if len(imgs.duplicates) > 10 else "")
         lines.append(f"{len(imgs.duplicates)} exact duplicate(s) dropped: {shown}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 
 from .. import sampling
 from ..checkpoint import CONFIG, WEIGHTS
@@ -20,6 +21,8 @@ from ..trainer import fixed_latents
 from .files import source_path
 from .limits import EXPLORE_THREADS, MAX_VIDEO_FRAMES, PCA_COMPONENTS
 from .pictures import display, latent_at
+
+FINGERPRINT = "fingerprint.safetensors"  # a source's training-image features (see nearest_source)
 
 
 # ----------------------------------------------------------------------------- models for exploring
@@ -46,6 +49,7 @@ class ModelHandle:
         self._w_avg = None
         self._pca = None
         self._preview: Image.Image | None = None
+        self._fingerprint = None
         self._lock = threading.Lock()
 
     @property
@@ -98,6 +102,22 @@ class ModelHandle:
         frames = min(MAX_VIDEO_FRAMES, frames_per_seed * (len(seeds) - 1) + 1)
         images = self.images(sampling.path_latents(sampling.seed_latents(seeds, self.z_dim), frames), psi)
         return sampling.write_video(images, path, fps=fps, scale=max(1, 256 // self.resolution))
+
+    def fingerprint(self, n: int = 16):
+        """Inception features of what this source was trained on: fingerprint.safetensors when the
+        folder ships one (features of a seeded random sample of its training images), else of n of
+        its own samples. Cached. (N, 2048) float64; what the nearest-source pick compares with."""
+        with self._lock:
+            if self._fingerprint is None:
+                from .. import metrics
+
+                shipped = self.path / FINGERPRINT
+                if shipped.is_file():
+                    self._fingerprint = load_file(shipped)["inception"].double().numpy()
+                else:
+                    with inference_threads():
+                        self._fingerprint = metrics.InceptionFeatures("cpu")(self.seeds(range(n)))
+            return self._fingerprint
 
     def preview(self) -> Image.Image:
         """samples.png from the folder when there is one, else a 16-seed grid made now."""
@@ -159,6 +179,28 @@ def score_events(model: ModelHandle, reference: ImageSet, n_samples: int, train:
     samples = model.seeds(range(seed, seed + n_samples))
     yield from scoring.evaluate_iter(samples, reference.as_float(),
                                      train=train.as_float() if train is not None else None)
+
+
+def nearest_source(images: ImageSet, max_images: int = 64) -> tuple[str | None, dict[str, float]]:
+    """The bundled source nearest to `images`: the smallest KID between (up to max_images of)
+    them and each source's fingerprint, in Inception features. A low-level space (the random
+    CNN) puts line-art faces next to kanji; Inception's features tell faces from glyphs.
+    Returns (name or None, KID per source)."""
+    from .. import metrics
+    from ..data import random_subset
+    from .files import source_names
+
+    with inference_threads():
+        feats = metrics.InceptionFeatures("cpu")(random_subset(images, max_images, seed=0).as_float())
+    kids = {}
+    for name in source_names():
+        try:
+            kids[name] = metrics.kid(feats, source_handle(name).fingerprint(), n_subsets=20)[0]
+        except (ValueError, OSError):
+            continue  # a source that cannot be loaded (CheckpointError) is simply not suggested
+    kids = {k: v for k, v in kids.items() if v == v}  # nan: too few images to compare
+    best = min(kids, key=kids.get) if kids else None
+    return best, kids
 
 
 def source_grid(handle: ModelHandle, cfg: TrainConfig) -> torch.Tensor:
