@@ -47,7 +47,8 @@ def trained(app_env, app_image_files, sess):
 # ----------------------------------------------------------------------------- images
 
 def test_upload_reports_good_duplicate_and_rejected_files(app_env, app_image_files, sess):
-    gallery, summary = setup_tabs.upload_images([str(p) for p in app_image_files["all"]], sess, "tiny")
+    with pytest.warns(UserWarning, match="the list is to the right of the upload"):  # where it is on the page
+        gallery, summary = setup_tabs.upload_images([str(p) for p in app_image_files["all"]], sess, "tiny")
     assert len(gallery) == 8
     assert all(isinstance(img, Image.Image) for img, _ in gallery)
     assert {caption for _, caption in gallery} == {f"shape{i}.png" for i in range(8)}
@@ -324,6 +325,12 @@ def test_score_kid_runs_the_real_metric_in_both_spaces(trained, monkeypatch):
     assert "KID ×10³ (inception)" in text and "KID ×10³ (random-cnn)" in text
     assert "source (tiny)" in text and "**training** images" in text and "noisy" in text
     assert "copy ratio" in text and any(v in text for v in ("healthy", "copy", "far from your images"))
+
+    calls = []
+    setup_tabs.score_kid(sess, False, progress=lambda value, desc=None: calls.append((value, desc)))
+    assert any("inception features of the samples" in (d or "") for _, d in calls)  # the slow part shows
+    fractions = [v[0] / v[1] for v, _ in calls]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
 
     import tgan.scoring as scoring
 

@@ -82,6 +82,9 @@ def test_walkthrough(app_page_url, app_image_files):
         sync_api.expect(summary).to_contain_text("8 images ready")
         sync_api.expect(summary).to_contain_text("notes.txt")
         sync_api.expect(page.locator("#images_gallery img")).to_have_count(8)
+        # the gallery's heading sits above it, not as a chip over the first thumbnails
+        heading = page.locator("#images_gallery_label").bounding_box()
+        assert heading["y"] + heading["height"] <= page.locator("#images_gallery img").first.bounding_box()["y"]
         if REAL:  # nicer pictures: the example set that matches the first real source
             first = sorted(p.name for p in Path(REAL).iterdir() if (p / "config.json").is_file())[0]
             page.get_by_role("button", name=EXAMPLE_FOR.get(first, "Emoji, 3D animals")).click()
@@ -118,6 +121,9 @@ def test_walkthrough(app_page_url, app_image_files):
         page.get_by_role("tab", name="4 · Explore").click()
         sync_api.expect(page.locator("#explore_model")).to_contain_text("fine-tuned model")
         sync_api.expect(page.locator("#seed_gallery img")).to_have_count(16)
+        box = page.locator("#seed_gallery").bounding_box()  # both rows of seeds fit, none clipped
+        last = page.locator("#seed_gallery img").last.bounding_box()
+        assert last["y"] + last["height"] <= box["y"] + box["height"]
         sync_api.expect(page.locator("#interp_img img")).to_be_visible()
         before = img_src(page, "interp_img")
         set_number(page, "interp_t", "0.5")
