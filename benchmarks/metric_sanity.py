@@ -17,7 +17,7 @@ import torch
 
 from tgan import load_images, load_model, sanity, scoring
 from tgan.bench import TARGETS
-from tgan.data import pick_shots
+from tgan.subsets import pick_shots
 from tgan.paths import CHECKPOINTS
 from tgan.sampling import sample_seeds
 

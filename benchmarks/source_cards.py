@@ -17,7 +17,7 @@ from tgan import load_model
 from tgan.evaluation import evaluate_model_or_samples
 from tgan import load_images, metrics, sampling, scoring
 from tgan.appkit.handles import FINGERPRINT
-from tgan.data import random_subset
+from tgan.subsets import random_subset
 from tgan.nets import count_params
 from tgan.paths import CHECKPOINTS
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from tgan import load_images, load_model, metrics
-from tgan.data import random_subset
+from tgan.subsets import random_subset
 from tgan.random_features import RandomCNNFeatures
 from tgan.sampling import mean_w, sample_seeds
 

@@ -134,7 +134,7 @@ def test_reference_subsets_are_seeded_random_samples_not_a_prefix(tmp_path):
     draw from both groups, the same ones every time, and note that it is a sample."""
     from PIL import Image
 
-    from tgan.data import random_subset
+    from tgan.subsets import random_subset
 
     for i in range(20):
         colour = (200 + i, 0, 0) if i < 10 else (0, 0, 200 + i)
@@ -152,7 +152,7 @@ def test_reference_subsets_are_seeded_random_samples_not_a_prefix(tmp_path):
 def test_holdout_split_keeps_a_fifth_from_twenty_images(tmp_path):
     from PIL import Image
 
-    from tgan.data import holdout_split
+    from tgan.subsets import holdout_split
 
     for i in range(25):
         Image.new("RGB", (32, 32), (i * 9, 50, 100)).save(tmp_path / f"{i:02d}.png")

@@ -106,3 +106,19 @@ def test_strategies_listing(capsys):
     out = capsys.readouterr().out
     for name in list(COMBOS) + list(PRESETS):
         assert name in out
+
+
+@pytest.mark.parametrize("name", list(COMBOS))
+def test_each_strategy_by_its_own_name(name, image_dir, tiny_source, tmp_path, capsys):
+    """A user who names one method means that method on the base its paper uses."""
+    out = tmp_path / "run"
+    rc = main(["finetune", "--source", str(tiny_source), "--data", str(image_dir), "--out", str(out),
+               "--shots", "6", "--strategy", name, "--steps", "2", "--batch", "4", "--quiet"])
+    assert rc == 0
+    strategies = json.loads((out / "config.json").read_text())["train"]["strategies"]
+    assert name in strategies and strategies[0] in ("scratch", "transfer_g", "transfer_d")
+    err = capsys.readouterr().err
+    if name in ("scratch", "transfer_g", "transfer_d") or name in PRESETS:  # "joint" is also a preset
+        assert "added" not in err
+    else:
+        assert f"--strategy {name}: added {strategies[0]} as the base for {name}" in err

@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 _WHERE = {  # public name -> the module that defines it
     "CheckpointError": "errors", "DataError": "errors",
     "ModelConfig": "config", "TrainConfig": "config",
-    "ImageSet": "data", "load_images": "data", "pick_shots": "data",
+    "ImageSet": "data", "load_images": "data", "pick_shots": "subsets",
     "Event": "events", "Failed": "events", "Finished": "events", "Samples": "events", "Saved": "events",
     "Started": "events", "Step": "events",
     "LoadedModel": "models", "describe_device": "models", "list_sources": "models", "load_model": "models",

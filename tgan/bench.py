@@ -24,7 +24,8 @@ import torch
 from . import __version__, bench_report
 from .checkpoint import read_config
 from .config import TrainConfig
-from .data import DataError, load_images, pick_shots
+from .data import DataError, load_images
+from .subsets import pick_shots
 from .events import (BenchEvent, BenchReportsWritten, BenchRunDone, BenchRunStarted, BenchSliceSkipped, Failed,
                      Finished, Started, Step)
 from .models import load_model, load_source

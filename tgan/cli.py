@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import math
 import signal
 import sys
 import threading
@@ -15,13 +14,8 @@ import threading
 # Each command imports what it needs (torch, Inception, ...) when it runs.
 from .config import ModelConfig, TrainConfig
 from .errors import CheckpointError, DataError
-from .events import (BenchReportsWritten, BenchRunDone, BenchRunStarted, BenchSliceSkipped, Failed, Finished,
-                     Saved, Started, Step)
+from .cli_output import CLIError, bench_line, metrics_table, run_training
 from .strategies.catalog import PRESETS, WHY
-
-
-class CLIError(Exception):
-    """A user error: printed as one line, exit code 2."""
 
 
 def _parse_options(pairs: list[str]) -> dict[str, dict]:
@@ -34,33 +28,6 @@ def _parse_options(pairs: list[str]) -> dict[str, dict]:
             raise CLIError(f"--option {pair!r}: write STRATEGY.FIELD=VALUE, e.g. l2sp.lambda_g=2")
         out.setdefault(name, {})[field] = value
     return out
-
-
-def _run_training(events, quiet: bool = False) -> None:
-    """Drive the trainer with a tqdm bar; Ctrl-C sets the stop flag so the run ends saved."""
-    from tqdm import tqdm
-
-    bar = None
-    for ev in events:
-        if isinstance(ev, Started):
-            bar = tqdm(total=ev.total_steps, initial=ev.start_step, disable=quiet, unit="step",
-                       desc=f"training on {ev.device}, {ev.num_images} images")
-        elif isinstance(ev, Step) and bar is not None:
-            bar.update(ev.step - bar.n)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in ev.losses.items()}, refresh=False)
-        elif isinstance(ev, Saved) and bar is not None:
-            if ev.step >= bar.total or bar.disable:
-                bar.close()  # the last save: close first, or tqdm redraws the finished bar twice
-                print(f"saved step {ev.step} to {ev.path}", file=sys.stderr)
-            else:
-                bar.write(f"saved step {ev.step} to {ev.path}", file=sys.stderr)
-        elif isinstance(ev, (Failed, Finished)):
-            if bar is not None:
-                bar.close()  # closing twice is a no-op
-            if isinstance(ev, Failed):
-                raise CLIError(ev.message)
-            how = "stopped early" if ev.stopped else "finished"
-            print(f"{how} at step {ev.step}; model in {ev.path}", file=sys.stderr)
 
 
 def _stop_on_ctrl_c() -> threading.Event:
@@ -83,25 +50,29 @@ def cmd_pretrain(a) -> None:
     mapping = a.mapping_layers if a.mapping_layers is not None else (4 if a.family == "r3gan" else 0)
     mcfg = ModelConfig(resolution=a.resolution, g_width=a.width, d_width=a.width, family=a.family,
                        mapping_layers=mapping)
-    _run_training(train(cfg, images.images, a.out, model_config=mcfg, stop=_stop_on_ctrl_c(),
+    run_training(train(cfg, images.images, a.out, model_config=mcfg, stop=_stop_on_ctrl_c(),
                         resume=a.resume, half=True), a.quiet)
 
 
 def cmd_finetune(a) -> None:
-    from .data import load_images, pick_shots
+    from .data import load_images
+    from .subsets import pick_shots
     from .models import load_source
     from .paths import resolve_model
-    from .strategies import resolve
+    from .strategies import with_base
     from .trainer import train
 
+    strategies, note = with_base(a.strategy)
+    if note:
+        print(f"--strategy {a.strategy}: {note}", file=sys.stderr)
     source = load_source(resolve_model(a.source))
     images = load_images(a.data, source.model_config["resolution"])
     if a.shots:
         images, _ = pick_shots(images, a.shots, a.seed)
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch, seed=a.seed, lr_g=a.lr, lr_d=a.lr,
-                      save_every=a.save_every, strategies=resolve(a.strategy),
+                      save_every=a.save_every, strategies=strategies,
                       strategy_options=_parse_options(a.option))
-    _run_training(train(cfg, images.images, a.out, source=source, stop=_stop_on_ctrl_c(),
+    run_training(train(cfg, images.images, a.out, source=source, stop=_stop_on_ctrl_c(),
                         resume=a.resume), a.quiet)
 
 
@@ -157,46 +128,7 @@ def cmd_eval(a) -> None:
             result = ev.result
     if bar is not None:
         bar.close()
-    print(json.dumps(result) if a.json else _metrics_table(result))
-
-
-def _metrics_table(m: dict) -> str:
-    """The eval metrics for a person: one row per metric, one column per feature space."""
-    spaces = m.get("spaces") or {"inception": m}
-    memo_why = ("~1 healthy, >1 copies the training images" if math.isfinite(m["memorisation"])
-                else "needs --train")  # NaN without --train
-    rows = [("KID", lambda s: f"{s['kid']:.4f} ± {s['kid_std']:.4f}", "lower is better; ~0 = same distribution"),
-            ("FID", lambda s: f"{s['fid']:.1f}", "lower is better"),
-            ("precision", lambda s: f"{s['precision']:.3f}", "share of samples inside the real manifold"),
-            ("recall", lambda s: f"{s['recall']:.3f}", "share of real images inside the sample manifold"),
-            ("memorisation", lambda s: f"{s['memorisation']:.3f}", memo_why),
-            ("copy ratio", lambda s: f"{s.get('copy_ratio', float('nan')):.3f}",
-             "~1 healthy, towards 0 copies the training images" if "copy_ratio" in m and
-             math.isfinite(m["copy_ratio"]) else "needs --train"),
-            ("diversity", lambda s: f"{s['diversity']:.2f}", "mean pairwise feature distance of the samples")]
-    lines = [f"{'':<13}" + "".join(f"{name:<20}" for name in spaces)]
-    lines += [f"{name:<13}" + "".join(f"{fmt(s):<20}" for s in spaces.values()) + why for name, fmt, why in rows]
-    lines.append(f"{'n':<13}{m['n']:<20}samples scored")
-    return "\n".join(lines) + ("\n(inception: ImageNet-trained Inception-v3; random-cnn: a fixed random network "
-                               "that no strategy trains against)" if "random-cnn" in spaces else "")
-
-
-def _bench_line(ev) -> str:
-    """One progress line per benchmark event."""
-    if isinstance(ev, BenchRunStarted):
-        return f"{ev.name}: training {ev.budget_s:g} s ({' + '.join(ev.strategies)})"
-    if isinstance(ev, BenchRunDone):
-        kid = f"KID {ev.kid:.4f}" if ev.kid is not None else "no KID"
-        return f"{ev.name}: {ev.steps} steps, {kid} ({ev.status}{': ' + ev.error if ev.error else ''})"
-    if isinstance(ev, BenchSliceSkipped):
-        return f"{ev.target} {ev.shots} shots seed {ev.seed}: all runs present, skipped"
-    if isinstance(ev, BenchReportsWritten):
-        readme = ""
-        if ev.readme:
-            readme = (f"updated the results table in {ev.readme}; " if ev.readme_updated else
-                      f"{ev.readme}: missing or without <!-- results:start/end --> markers, left alone; ")
-        return f"{readme}wrote {', '.join(ev.files)}"
-    return repr(ev)  # an event kind this CLI does not format yet
+    print(json.dumps(result) if a.json else metrics_table(result))
 
 
 def cmd_bench(a) -> None:
@@ -204,7 +136,7 @@ def cmd_bench(a) -> None:
 
     try:
         for ev in run_bench(config_from_args(a)):
-            print("[bench]", _bench_line(ev), file=sys.stderr, flush=True)
+            print("[bench]", bench_line(ev), file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         raise SystemExit("tgan bench: interrupted; finished runs are kept in runs/, "
                          "the same command resumes") from None

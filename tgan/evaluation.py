@@ -5,7 +5,8 @@ from collections.abc import Iterator
 
 import torch
 
-from .data import load_images, random_subset
+from .data import load_images
+from .subsets import random_subset
 from .events import ScoreEvent, Scored
 from .models import load_model
 from .paths import resolve_model

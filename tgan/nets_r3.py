@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import nets
 from .config import ModelConfig
 
 LEAK = 0.2
@@ -67,21 +68,14 @@ class ResidualBlock(nn.Module):
         return x + self.project(y)
 
 
-class Mapping(nn.Module):
-    """z -> w: normalise z onto the sphere, then an MLP of `mapping_layers` leaky-ReLU layers."""
+class Mapping(nets.Mapping):
+    """z -> w as in nets.py (normalise z, then leaky-ReLU layers), with this family's init."""
 
     def __init__(self, cfg: ModelConfig):
-        super().__init__()
-        layers: list[nn.Module] = []
-        dim = cfg.z_dim
-        for _ in range(cfg.mapping_layers):
-            layers += [_init(nn.Linear(dim, cfg.w_dim), ACT_GAIN), nn.LeakyReLU(LEAK)]
-            dim = cfg.w_dim
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        z = z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-8)  # (B, z_dim)
-        return self.net(z)  # (B, w_dim)
+        super().__init__(cfg)
+        for layer in self.net:
+            if isinstance(layer, nn.Linear):
+                _init(layer, ACT_GAIN)
 
 
 class GStage(nn.Module):

@@ -22,7 +22,8 @@ def default_extractors() -> dict:
     and a seeded random CNN (trained on nothing, so an ImageNet-feature D cannot game it)."""
     from .random_features import RandomCNNFeatures
 
-    return {"inception": metrics.InceptionFeatures(), "random-cnn": RandomCNNFeatures(metrics._default_device())}
+    inception = metrics.InceptionFeatures()  # on CUDA when there is one
+    return {"inception": inception, "random-cnn": RandomCNNFeatures(inception.device)}
 
 
 def space_scores(fake: np.ndarray, real: np.ndarray, train: np.ndarray | None) -> dict:

@@ -11,13 +11,14 @@ exploring, scoring), worker (the training thread), session (one browser session)
 re-exports what app.py uses.
 """
 from ..checkpoint import CheckpointError
-from ..data import HOLDOUT_MIN_IMAGES, DataError
+from ..data import DataError
+from ..subsets import HOLDOUT_MIN_IMAGES
 from .files import (app_root, checkpoints_root, load_model_config, model_card_line, source_names,
                     source_path, zip_files, zip_images, zip_run)
 from .handles import ModelHandle, inference_threads, nearest_source, score_events, source_grid, source_handle
 from .limits import (EXAMPLE_SETS, EXPLORE_THREADS, GALLERY_SEEDS, LR_RANGE, MAX_BATCH, MAX_INTERP_SEEDS,
                      MAX_STEPS, MAX_VIDEO_FRAMES, PCA_COMPONENTS, SEED_MAX, TRAIN_THREADS, as_float, as_int,
-                     make_config, option_specs, parse_seeds, preset_strategies)
+                     base_note, make_config, option_specs, parse_seeds, preset_strategies)
 from .pictures import display, example_preview, grid, latent_at, resolution_of, to_pils
 from .session import RunInfo, Session
 from .worker import Snapshot, TrainWorker
@@ -29,7 +30,7 @@ __all__ = [
     "ModelHandle", "inference_threads", "nearest_source", "score_events", "source_grid", "source_handle",
     "EXAMPLE_SETS", "EXPLORE_THREADS", "GALLERY_SEEDS", "LR_RANGE", "MAX_BATCH", "MAX_INTERP_SEEDS",
     "MAX_STEPS", "MAX_VIDEO_FRAMES", "PCA_COMPONENTS", "SEED_MAX", "TRAIN_THREADS",
-    "as_float", "as_int", "make_config", "option_specs", "parse_seeds", "preset_strategies",
+    "as_float", "as_int", "base_note", "make_config", "option_specs", "parse_seeds", "preset_strategies",
     "display", "example_preview", "grid", "latent_at", "resolution_of", "to_pils",
     "RunInfo", "Session", "Snapshot", "TrainWorker",
 ]

@@ -187,7 +187,7 @@ def nearest_source(images: ImageSet, max_images: int = 64) -> tuple[str | None, 
     CNN) puts line-art faces next to kanji; Inception's features tell faces from glyphs.
     Returns (name or None, KID per source)."""
     from .. import metrics
-    from ..data import random_subset
+    from ..subsets import random_subset
     from .files import source_names
 
     with inference_threads():

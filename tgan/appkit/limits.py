@@ -10,7 +10,7 @@ import os
 import torch
 
 from ..config import TrainConfig
-from ..strategies import PRESETS, STRATEGIES, resolve, strategy_fields
+from ..strategies import PRESETS, STRATEGIES, strategy_fields, with_base
 
 # Limits of the app (the API can be called directly, so the server checks them, not just sliders).
 MAX_STEPS = int(os.environ.get("TGAN_APP_MAX_STEPS", 5000))
@@ -88,11 +88,16 @@ def preset_strategies(preset: str) -> tuple[list[str], str]:
     return list(names), why
 
 
+def base_note(strategies) -> str | None:
+    """What make_config adds when no initialisation is chosen (e.g. transfer_d for freeze_d)."""
+    return with_base(list(strategies or []))[1] if strategies else None
+
+
 def make_config(strategies, option_values, steps, lr, batch_size, seed, grid_size: int = 16) -> TrainConfig:
     """A validated TrainConfig from the form. option_values follow option_specs(); None = default."""
-    names = resolve(list(strategies or []))
-    if not names:
+    if not strategies:
         raise ValueError("choose at least one strategy (or a preset)")
+    names, _ = with_base(list(strategies))  # the app says what was added (base_note)
     steps = as_int(steps, "steps", 1, MAX_STEPS)
     options: dict[str, dict] = {}
     values = list(option_values or [])

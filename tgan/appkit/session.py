@@ -12,7 +12,8 @@ import torch
 
 from ..checkpoint import WEIGHTS, CheckpointError, read_config
 from ..config import ModelConfig, TrainConfig
-from ..data import DataError, ImageSet, holdout_split, load_images
+from ..data import DataError, ImageSet, load_images
+from ..subsets import holdout_split
 from ..events import Finished
 from ..models import load_model
 from ..strategies.registry import build as build_strategies

@@ -7,7 +7,7 @@ import importlib
 _WHERE = {
     "RunModels": "base", "SourceModels": "base", "StepContext": "base", "Strategy": "base",
     "DEFAULT_PRESET": "catalog", "PRESETS": "catalog", "WHY": "catalog",
-    "STRATEGIES": "registry", "build": "registry", "resolve": "registry", "strategy_fields": "registry",
+    "STRATEGIES": "registry", "build": "registry", "with_base": "registry", "resolve": "registry", "strategy_fields": "registry",
 }
 __all__ = list(_WHERE)
 

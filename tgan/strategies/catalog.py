@@ -21,6 +21,16 @@ WHY: dict[str, str] = {
     "diffaug": "Differentiable augmentation of reals and fakes before D (DiffAugment): D can't memorise.",
 }
 INIT_STRATEGIES = ("scratch", "transfer_g", "transfer_d")
+# A method named alone runs on the initialisation its paper uses (registry.with_base adds it).
+BASE = {
+    "projected_d": ("transfer_g", "Projected GAN's D replaces the source D; G starts from the source"),
+    "freeze_d": ("transfer_d", "FreezeD (Mo et al. 2020) fine-tunes the source G and D"),
+    "joint": ("transfer_g", "end-to-end fine-tuning starts G from the source"),
+    "l2sp": ("transfer_d", "L2-SP pulls toward the source weights it starts from"),
+    "ewc": ("transfer_d", "EWC (Li et al. 2020) fine-tunes the source G and D"),
+    "multitask": ("transfer_d", "CDC (Ojha et al. 2021) adapts the source G and D"),
+    "diffaug": ("scratch", "DiffAugment (Zhao et al. 2020) trains from scratch"),
+}
 
 # name -> (strategies, one-line why). "recommended" is chosen from benchmark measurements.
 PRESETS: dict[str, tuple[list[str], str]] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from .base import Strategy
-from .catalog import DEFAULT_PRESET, INIT_STRATEGIES, PRESETS, WHY  # noqa: F401 (re-exported)
+from .catalog import BASE, DEFAULT_PRESET, INIT_STRATEGIES, PRESETS, WHY  # noqa: F401 (re-exported)
 from .diffaug import DiffAug
 from .ewc import EWC
 from .freeze_d import FreezeD
@@ -34,6 +34,16 @@ def resolve(names_or_preset: str | list[str]) -> list[str]:
         raise ValueError(f"unknown strategy {unknown[0]!r}; choose from {', '.join(STRATEGIES)} "
                          f"or a preset: {', '.join(PRESETS)}")
     return list(names_or_preset)
+
+
+def with_base(names: list[str]) -> tuple[list[str], str | None]:
+    """Strategies as given, plus the initialisation their paper uses when none is named (so
+    `--strategy freeze_d` means FreezeD on transfer_d), and a one-line note saying what was added."""
+    names = resolve(names)
+    if any(n in INIT_STRATEGIES for n in names) or not names:
+        return names, None
+    base, why = BASE[names[0]]
+    return [base, *names], f"added {base} as the base for {names[0]}: {why}"
 
 
 def build(names: list[str], options: dict[str, dict] | None = None, has_source: bool = True) -> list[Strategy]:
