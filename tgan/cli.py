@@ -276,14 +276,12 @@ def free_cores() -> int:
 
 
 def _set_threads(a) -> None:
+    """--threads N, or the free cores; the progress bar names the count ("training on CPU (1 thread)")."""
     if getattr(a, "threads", "absent") == "absent":
         return  # a command without heavy compute
     import torch
 
-    threads = a.threads or free_cores()
-    torch.set_num_threads(threads)
-    print(f"using {threads} CPU thread{'s' * (threads != 1)}"
-          f"{'' if a.threads else ' (the free cores; --threads N to choose)'}", file=sys.stderr)
+    torch.set_num_threads(a.threads or free_cores())
 
 
 def main(argv=None) -> int:

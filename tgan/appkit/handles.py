@@ -103,21 +103,15 @@ class ModelHandle:
         images = self.images(sampling.path_latents(sampling.seed_latents(seeds, self.z_dim), frames), psi)
         return sampling.write_video(images, path, fps=fps, scale=max(1, 256 // self.resolution))
 
-    def fingerprint(self, n: int = 16):
-        """Inception features of what this source was trained on: fingerprint.safetensors when the
-        folder ships one (features of a seeded random sample of its training images), else of n of
-        its own samples. Cached. (N, 2048) float64; what the nearest-source pick compares with."""
+    def fingerprint(self):
+        """Inception features of what this source was trained on (fingerprint.safetensors: a
+        seeded random sample of its training images), or None when the folder ships none.
+        Cached. (N, 2048) float64; what the nearest-source pick compares uploads with."""
         with self._lock:
             if self._fingerprint is None:
-                from .. import metrics
-
                 shipped = self.path / FINGERPRINT
-                if shipped.is_file():
-                    self._fingerprint = load_file(shipped)["inception"].double().numpy()
-                else:
-                    with inference_threads():
-                        self._fingerprint = metrics.InceptionFeatures("cpu")(self.seeds(range(n)))
-            return self._fingerprint
+                self._fingerprint = load_file(shipped)["inception"].double().numpy() if shipped.is_file() else False
+            return self._fingerprint if self._fingerprint is not False else None
 
     def preview(self) -> Image.Image:
         """samples.png from the folder when there is one, else a 16-seed grid made now."""
@@ -184,20 +178,26 @@ def score_events(model: ModelHandle, reference: ImageSet, n_samples: int, train:
 def nearest_source(images: ImageSet, max_images: int = 64) -> tuple[str | None, dict[str, float]]:
     """The bundled source nearest to `images`: the smallest KID between (up to max_images of)
     them and each source's fingerprint, in Inception features. A low-level space (the random
-    CNN) puts line-art faces next to kanji; Inception's features tell faces from glyphs.
-    Returns (name or None, KID per source)."""
+    CNN) puts line-art faces next to kanji, and the v1 sources' own samples are too poor to
+    compare with; Inception features of real training images tell faces from glyphs. Sources
+    without a fingerprint are not candidates. Returns (name or None, KID per source)."""
     from .. import metrics
     from ..subsets import random_subset
     from .files import source_names
 
-    with inference_threads():
-        feats = metrics.InceptionFeatures("cpu")(random_subset(images, max_images, seed=0).as_float())
-    kids = {}
+    prints = {}
     for name in source_names():
         try:
-            kids[name] = metrics.kid(feats, source_handle(name).fingerprint(), n_subsets=20)[0]
+            found = source_handle(name).fingerprint()
         except (ValueError, OSError):
             continue  # a source that cannot be loaded (CheckpointError) is simply not suggested
+        if found is not None:
+            prints[name] = found
+    if not prints:
+        return None, {}
+    with inference_threads():
+        feats = metrics.InceptionFeatures("cpu")(random_subset(images, max_images, seed=0).as_float())
+    kids = {name: metrics.kid(feats, fp, n_subsets=20)[0] for name, fp in prints.items()}
     kids = {k: v for k, v in kids.items() if v == v}  # nan: too few images to compare
     best = min(kids, key=kids.get) if kids else None
     return best, kids
