@@ -54,6 +54,9 @@ def main() -> None:
     p.add_argument("--data", required=True, type=Path, help="the training set, for the reference")
     p.add_argument("--n", type=int, default=500)
     p.add_argument("--hours-before", type=float, default=0.0)
+    p.add_argument("--hours", type=float, default=None,
+                   help="the training hours to record, when train_seconds is off (e.g. the run was paused "
+                        "with SIGSTOP mid-step: that pause counts as the step's wall-clock)")
     a = p.parse_args()
     out = OUT / a.name
     out.mkdir(parents=True, exist_ok=True)
@@ -65,7 +68,7 @@ def main() -> None:
     model = load_model(out, device="cpu")
     step, batch = model.config["step"], model.config["train"]["batch_size"]
     scores = evaluate_model_or_samples(out, reference=a.data, n=a.n, max_reference=a.n)
-    hours = a.hours_before + model.config.get("train_seconds", 0.0) / 3600
+    hours = a.hours if a.hours is not None else a.hours_before + model.config.get("train_seconds", 0.0) / 3600
     curve_path = out / "curve.json"
     curve = json.loads(curve_path.read_text()) if curve_path.is_file() else []
     curve = [c for c in curve if c["step"] != step]
