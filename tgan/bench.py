@@ -121,7 +121,7 @@ class Scorer:
 
     def __init__(self, extractors: dict | None = None, cache=None):
         from . import metrics, scoring  # Inception is heavy: only import when benchmarking
-        self.m = metrics
+        self.m, self.scoring = metrics, scoring
         self.extractors = extractors if extractors is not None else scoring.default_extractors()
         self.cache = cache if cache is not None else metrics.FeatureCache()
 
@@ -142,14 +142,8 @@ class Scorer:
                                  subset_size=min(1000, len(fake[name]), len(real[name]))) for name in fake}
 
     def score(self, fake: dict, real: dict, train: dict | None = None) -> dict:
-        spaces = {}
-        for name in fake:
-            f, r, t = fake[name], real[name], None if train is None else train[name]
-            kid, kid_std = self.m.kid(f, r, n_subsets=100, subset_size=min(1000, len(f), len(r)))
-            precision, recall = self.m.precision_recall(r, f)
-            spaces[name] = {"kid": kid, "kid_std": kid_std, "fid": self.m.fid(f, r), "precision": precision,
-                            "recall": recall, "memorisation": self.m.memorisation(f, t, r) if t is not None
-                            else float("nan"), "diversity": self.m.diversity(f)}
+        spaces = {name: self.scoring.space_scores(fake[name], real[name], None if train is None else train[name])
+                  for name in fake}  # the same per-space metrics as tgan eval and the app
         n = len(next(iter(fake.values())))
         return {**next(iter(spaces.values())), "n": n, "reference_n": len(next(iter(real.values()))),
                 "spaces": spaces}

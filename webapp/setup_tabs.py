@@ -107,8 +107,9 @@ def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed
     """Stream (loss plot, sample grid, source grid, progress, status, download) while training.
     resume: continue the stopped run from its last step instead of starting over."""
     cfg = sup.make_config(strategies, options, steps, lr, batch_size, seed)
-    if sup.base_note(strategies):
-        gr.Info(f"{sup.base_note(strategies)}.")
+    note = sup.base_note(strategies)
+    if note:
+        gr.Info(f"{note}.")
     from_step = sess.continuable_step() if resume else None
     replacing = sess.run is not None  # a new run replaces the session's last one
     worker = sess.start_run(cfg, source or None, resume=resume)
