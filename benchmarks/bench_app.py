@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gradio_client import Client  # noqa: E402
 
 import app  # noqa: E402
-from tgan import appkit as sup, describe_device, pick_device  # noqa: E402
+import appkit as sup  # noqa: E402
+from tgan import describe_device, pick_device  # noqa: E402
 from webapp import explore, plumbing  # noqa: E402
 
 EXAMPLE_FOR = {"emoji": "emoji_3d_animals", "faces": "faces_lorelei", "kanji": "kanji_gyosho"}

@@ -14,9 +14,9 @@ import re
 from pathlib import Path
 
 from tgan import load_model
+from tgan.checkpoint import FINGERPRINT
 from tgan.evaluation import evaluate_model_or_samples
 from tgan import load_images, metrics, sampling, scoring
-from tgan.appkit.handles import FINGERPRINT
 from tgan.subsets import random_subset
 from tgan.nets import count_params
 from tgan.paths import CHECKPOINTS

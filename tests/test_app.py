@@ -14,9 +14,10 @@ from PIL import Image
 
 import app
 from conftest import mistake
-from tgan import appkit as sup
+import appkit as sup
 from webapp import explore, plumbing, setup_tabs
 from tgan import PRESETS, sampling
+from tgan.checkpoint import read_config
 
 FAST = ["transfer_d", "freeze_d", "diffaug"]  # the all-conv "FreezeD + DiffAug" preset: quick to train
 
@@ -160,26 +161,34 @@ def test_train_rejects_bad_requests(app_env, app_image_files, sess):
     assert "**Done**" in outputs[-1][4]
 
 
+def _wait_for_a_step(sess, gen=None, timeout=60):
+    """Until the session's run has reported a step: by pulling `gen`, or (gen None) by waiting."""
+    deadline = time.monotonic() + timeout
+    while (sess.live is None or sess.live.last_step is None) and time.monotonic() < deadline:
+        next(gen) if gen is not None else time.sleep(0.05)
+    return sess.live.last_step.step
+
+
 def test_stop_ends_cleanly_and_keeps_the_model(app_env, app_image_files, sess):
     setup_tabs.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
     gen = setup_tabs.train_run(sess, "tiny", FAST, 2000, 2e-4, 4, 0, *defaults())
     seen = []
     consumer = threading.Thread(target=lambda: seen.extend(gen), daemon=True)
     consumer.start()
-    deadline = time.monotonic() + 60
-    while (sess.worker is None or sess.worker.last_step is None) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_for_a_step(sess)
     assert sess.training
     with mistake("already training"):
         run_training(sess)
-    samples, progress, status, download = setup_tabs.stop_run(sess)
-    assert status.startswith("**Stopped** at step") and "saved" in status
-    assert isinstance(samples, Image.Image)
+    samples, progress, status, download = setup_tabs.stop_run(sess)  # once the run is saved
+    assert status.startswith("**Stopped** at step") and isinstance(samples, Image.Image)
     with zipfile.ZipFile(download) as zf:
         assert sorted(zf.namelist()) == ["config.json", "model.safetensors"]
     consumer.join(30)
-    assert not consumer.is_alive() and "**Stopped**" in seen[-1][4]
-    assert 0 < sess.run.step < 2000 and sess.run.stopped
+    assert not consumer.is_alive()
+    samples, status = seen[-1][1], seen[-1][4]
+    assert status.startswith("**Stopped** at step") and "saved" in status
+    assert isinstance(samples, Image.Image)  # the grid of the step it stopped at
+    assert 0 < sess.run.step < 2000 and sess.run.stopped and not sess.training
     assert setup_tabs.stop_run(sess)[2] == gr.skip()  # Stop when idle keeps "Stopped at step N"
 
 
@@ -187,11 +196,9 @@ def test_continue_after_stop_resumes_from_the_last_step(app_env, app_image_files
     setup_tabs.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
     assert setup_tabs.continue_button(sess)[1].visible is False  # nothing to continue yet
     gen = setup_tabs.train_run(sess, "tiny", FAST, 2000, 2e-4, 4, 0, *defaults())
-    while sess.worker is None or sess.worker.last_step is None:
-        next(gen)
-    gen.close()  # Stop
-    sess.worker.thread.join(60)
-    stopped_at = sess.finish_run().step
+    _wait_for_a_step(sess, gen)
+    gen.close()  # a cancelled request
+    stopped_at = sess.run.step
     start, resume = setup_tabs.continue_button(sess)
     assert start.value == "Start over" and resume.visible and resume.value == f"Continue from step {stopped_at}"
     with mistake("set Steps above"):
@@ -208,17 +215,15 @@ def test_continue_after_stop_resumes_from_the_last_step(app_env, app_image_files
     assert "Starting over" in outputs[0][4] and sess.run.step == 3
 
 
-def test_a_cancelled_request_stops_the_run_and_saves(app_env, app_image_files, sess):
-    """Gradio cancels the generator on Stop (cancels=[...]) or a closed tab: the run must end too."""
+def test_a_cancelled_request_keeps_the_last_step_and_saves(app_env, app_image_files, sess):
+    """A closed tab or job.cancel() closes the handler mid-chunk: the chunk stops after its
+    current step and hands that step back, and the run is saved there."""
     setup_tabs.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
     gen = setup_tabs.train_run(sess, "tiny", ["transfer_d"], 2000, 2e-4, 4, 0, *defaults())
-    while sess.worker is None or sess.worker.last_step is None:
-        next(gen)
+    last_seen = _wait_for_a_step(sess, gen)
     gen.close()  # what a cancelled request does to the handler
-    sess.worker.thread.join(60)
-    result = sess.worker.result
-    assert result.stopped and 0 < result.step < 2000
-    assert sess.finish_run().path == Path(result.path)
+    assert not sess.training and sess.run.stopped and sess.run.step == last_seen
+    assert read_config(sess.run.path)["step"] == last_seen
 
 
 def test_unload_frees_the_session(app_env, app_image_files):

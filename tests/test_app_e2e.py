@@ -10,7 +10,7 @@ from conftest import api_client, launched_app
 from gradio_client import handle_file
 from PIL import Image
 
-from tgan import appkit as sup
+import appkit as sup
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,15 @@ _WHERE = {  # public name -> the module that defines it
     "ModelConfig": "config", "TrainConfig": "config",
     "ImageSet": "data", "load_images": "data", "pick_shots": "subsets",
     "Event": "events", "Failed": "events", "Finished": "events", "Samples": "events", "Saved": "events",
-    "Started": "events", "Step": "events",
+    "Started": "events", "Step": "events", "ChunkEnded": "events",
     "LoadedModel": "models", "describe_device": "models", "list_sources": "models", "load_model": "models",
     "load_source": "models", "pick_device": "models",
     "DEFAULT_PRESET": "strategies.catalog", "PRESETS": "strategies.catalog",
     "STRATEGIES": "strategies.registry", "resolve": "strategies.registry",
     "strategy_fields": "strategies.registry",
-    "fixed_latents": "trainer", "train": "trainer",
+    "fixed_latents": "training_run", "train": "trainer", "train_chunk": "trainer",
+    "TrainState": "train_state", "load_train_state": "train_state", "save_train_state": "train_state",
+    "StopFile": "stop_signal",
 }
 __all__ = [*_WHERE, "__version__"]
 

@@ -22,6 +22,7 @@ from .errors import CheckpointError
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 TRAINING_STATE = "training_state.safetensors"
+FINGERPRINT = "fingerprint.safetensors"  # a source's training-image features (the app's nearest source)
 FORMAT_VERSION = 1
 _PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl")  # weights formats that unpickle
 
@@ -57,7 +58,7 @@ def _atomic_write_all(files: list[tuple[Path, object]]) -> None:
 
 
 def _fsync_dir(folder: Path) -> None:
-    """Make the renames durable (a power cut after save_run returns keeps the new files)."""
+    """Make the renames durable (a power cut after save_tensors returns keeps the new files)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -110,16 +111,16 @@ def load_module_state(module: torch.nn.Module, state: dict[str, torch.Tensor], l
         module.load_state_dict(cast)
 
 
-def save_run(run_dir, config: dict, modules: dict[str, torch.nn.Module], half: bool = False,
-             training_state: dict[str, torch.Tensor] | None = None) -> Path:
-    """Write config.json and model.safetensors (and the resume file when given)."""
+def save_tensors(run_dir, config: dict, weights: dict[str, torch.Tensor], half: bool = False,
+                 training_state: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write config.json and model.safetensors ("G.*", "G_ema.*", "D.*"; floats in fp16 when
+    `half`), and training_state.safetensors when given. Raises OSError when the disk refuses."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     tensors = {}
-    for prefix, module in modules.items():
-        for key, t in module_state(module).items():
-            t = t.detach().to("cpu")
-            tensors[f"{prefix}.{key}"] = (t.half() if half and t.is_floating_point() else t).contiguous()
+    for key, t in weights.items():
+        t = t.detach().to("cpu")
+        tensors[key] = (t.half() if half and t.is_floating_point() else t).contiguous()
     files = []
     if training_state is not None:
         state = {k: v.detach().to("cpu").contiguous() for k, v in training_state.items()}

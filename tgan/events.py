@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # annotations only: the quick CLI commands must not load torch
     import torch
 
+    from .train_state import TrainState
+
 
 @dataclass(frozen=True)
 class Started:
@@ -52,6 +54,14 @@ class Failed:
     step: int
     message: str  # one line: what went wrong and what to do
     path: str | None = None  # last good checkpoint, if any
+
+
+@dataclass(frozen=True)
+class ChunkEnded:
+    """The last event of tgan.train_chunk: where the run stands now, to pass to the next chunk."""
+
+    state: TrainState | None  # CPU state after the chunk's last good step (None: the run never started)
+    done: bool  # the run is over (finished, stopped or failed): no chunk follows
 
 
 Event = Started | Step | Samples | Saved | Finished | Failed

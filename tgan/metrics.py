@@ -166,6 +166,12 @@ def fid(feats_a, feats_b) -> float:
 
 
 # Nearest-neighbour metrics use torch.cdist in row chunks so n x n never has to fit at once.
+# Distances between features (precision/recall, memorisation, diversity) run on the CPU: features
+# are numpy arrays there, the chunked cdist over a few thousand rows takes about a second, and a
+# ZeroGPU main process must not touch CUDA at all.
+_DISTANCE_DEVICE = torch.device("cpu")
+
+
 def _tensor(feats, device: torch.device) -> torch.Tensor:
     return torch.as_tensor(_as_2d(feats), dtype=torch.float32, device=device)
 
@@ -173,7 +179,7 @@ def _tensor(feats, device: torch.device) -> torch.Tensor:
 def _kth_nn_dist(query, base, k: int = 1, skip_self: bool = False) -> np.ndarray:
     """Distance from each query row to its k-th nearest base row. With skip_self (query is
     base) the zero distance of a point to itself is not counted as a neighbour."""
-    device = _default_device()
+    device = _DISTANCE_DEVICE
     q, b = _tensor(query, device), _tensor(base, device)
     kk = k + 1 if skip_self else k
     out = []
@@ -185,7 +191,7 @@ def _kth_nn_dist(query, base, k: int = 1, skip_self: bool = False) -> np.ndarray
 
 def _coverage(query, base, radii: np.ndarray) -> float:
     """Fraction of query rows that fall inside at least one base row's k-NN ball."""
-    device = _default_device()
+    device = _DISTANCE_DEVICE
     q, b = _tensor(query, device), _tensor(base, device)
     r = torch.as_tensor(radii, dtype=torch.float32, device=device)
     inside = 0
@@ -238,7 +244,7 @@ def copy_ratio(sample_feats, train_feats) -> float:
 def diversity(feats) -> float:
     """Mean pairwise L2 distance between distinct samples: collapses towards 0 when the
     generator produces near-identical images (mode collapse)."""
-    x, total = _tensor(feats, _default_device()), 0.0
+    x, total = _tensor(feats, _DISTANCE_DEVICE), 0.0
     n = len(x)
     if n < 2:
         return float("nan")

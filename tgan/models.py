@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import copy
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +85,15 @@ def load_model(path, device=None) -> LoadedModel:
     return LoadedModel(path, config, mcfg, nets["G_ema"], nets.get("G"), nets.get("D"))
 
 
+def generator_from_tensors(model: dict, tensors: dict[str, torch.Tensor], prefix: str = "G_ema",
+                           label: str = "the run") -> nn.Module:
+    """A CPU generator in eval mode from a config's "model" section and "<prefix>.*" tensors
+    (e.g. a TrainState's), without touching the disk."""
+    G = build_generator(_model_config({"model": model}, label))
+    load_module_state(G, split_prefix(tensors, prefix), f"{label} [{prefix}]")
+    return G.eval().requires_grad_(False)
+
+
 def load_source(path, device=None) -> SourceModels:
     """A source for transfer: its G_ema (what people see) and its D, both frozen."""
     model = load_model(path, device)
@@ -92,9 +103,23 @@ def load_source(path, device=None) -> SourceModels:
     return SourceModels(model.name, model.config["model"], model.G_ema, model.D)
 
 
+_INIT_LOCK = threading.RLock()  # re-entrant: a run seeds its build and its strategies' setup together
+
+
+@contextmanager
+def seeded_init(seed: int):
+    """torch's layer initialisers draw from the global RNG. Seed it for the block, one run at a
+    time, and put it back afterwards, so concurrent runs are each reproducible and nothing else in
+    the process sees its random stream moved."""
+    with _INIT_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def fresh_models(mcfg: ModelConfig, seed: int, device) -> tuple[nn.Module, nn.Module]:
-    torch.manual_seed(seed)
-    return build_generator(mcfg).to(device), build_discriminator(mcfg).to(device)
+    """Newly initialised G and D, the same for the same seed."""
+    with seeded_init(seed):
+        return build_generator(mcfg).to(device), build_discriminator(mcfg).to(device)
 
 
 def ema_copy(G: nn.Module) -> nn.Module:

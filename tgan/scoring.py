@@ -17,12 +17,13 @@ from .events import FeatureProgress, Scored
 BATCH = 64  # images per extractor call: one progress event each
 
 
-def default_extractors() -> dict:
+def default_extractors(device=None) -> dict:
     """The scoring spaces, by name: Inception (the field's standard, trained on ImageNet labels)
-    and a seeded random CNN (trained on nothing, so an ImageNet-feature D cannot game it)."""
+    and a seeded random CNN (trained on nothing, so an ImageNet-feature D cannot game it).
+    device None: CUDA when there is one."""
     from .random_features import RandomCNNFeatures
 
-    inception = metrics.InceptionFeatures()  # on CUDA when there is one
+    inception = metrics.InceptionFeatures(device)
     return {"inception": inception, "random-cnn": RandomCNNFeatures(inception.device)}
 
 

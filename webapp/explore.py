@@ -2,7 +2,7 @@
 import gradio as gr
 from PIL import Image
 
-from tgan import appkit as sup
+import appkit as sup
 
 from .plumbing import bind, guarded
 from .text import explore_label

@@ -3,12 +3,12 @@ import os
 
 import gradio as gr
 
-from tgan import DEFAULT_PRESET, PRESETS, STRATEGIES, describe_device, pick_device
-from tgan import appkit as sup
+from tgan import DEFAULT_PRESET, PRESETS, STRATEGIES
+import appkit as sup
 
 from .explore import (compare, download_samples, interpolate, make_gif, make_mp4, pca_edit, refresh_explore,
                       refresh_singles, select_seed, show_seeds)
-from .plumbing import (DEFAULT_STEPS, EXAMPLES, EXPLORE_CONCURRENCY, NONE_SOURCE, TRAIN_CONCURRENCY, new_session,
+from .plumbing import (training_device, DEFAULT_STEPS, EXAMPLES, EXPLORE_CONCURRENCY, NONE_SOURCE, TRAIN_CONCURRENCY, new_session,
                        on_state_deleted, on_unload)
 from .setup_tabs import (choose_preset, continue_button, continue_run, loss_frame, refresh_sources, score_kid,
                          source_info, stop_run, suggest_source, train_run, upload_images, use_example)
@@ -113,7 +113,7 @@ def build_demo() -> gr.Blocks:
                                         gr.Markdown(f"**{strat}** — {STRATEGIES[strat].why}")
                                         with gr.Row():
                                             options += [_option_control(*s) for s in specs]
-                gr.Markdown(f"Training runs on **{describe_device(pick_device())}** · {os.cpu_count()} CPU cores "
+                gr.Markdown(f"Training runs on **{training_device()}** · {os.cpu_count()} CPU cores "
                             "on this machine.", elem_id="device")
                 with gr.Row():
                     next_3 = gr.Button("Next: fine-tune →", size="sm", scale=0, min_width=240, elem_id="next_3")
@@ -223,8 +223,10 @@ def build_demo() -> gr.Blocks:
         for job in (run, run_on):
             job.then(continue_button, sess, [start, resume], api_visibility="private")
             job.success(refresh_explore, explore_inputs, explore_outputs, api_visibility="private", **fast)
+        # Stop does not cancel the training event: it asks the run to stop, and the training
+        # handler saves it and shows the result itself.
         stopped = stop.click(stop_run, sess, [samples, progress, status, run_file], api_name="stop",
-                             cancels=[run, run_on], concurrency_limit=None)
+                             concurrency_limit=None)
         stopped.then(continue_button, sess, [start, resume], api_visibility="private")
         stopped.success(refresh_explore, explore_inputs, explore_outputs, api_visibility="private", **fast)
         score_btn.click(score_kid, [sess, with_source], kid, api_name="score", concurrency_id="score",

@@ -1,13 +1,14 @@
-"""What every handler shares: the ZeroGPU decorator, app settings, mistakes as toasts, session lifetime."""
+"""What every handler shares: the ZeroGPU decorator and the training chunk it wraps, app
+settings, mistakes as toasts, session lifetime."""
 import os
 
-try:  # On a ZeroGPU Space (import it before torch), training gets a GPU per call; elsewhere a no-op.
+try:  # On a ZeroGPU Space (import it before torch), each training chunk gets a GPU; elsewhere a no-op.
     import spaces
 
-    gpu = spaces.GPU(duration=int(os.environ.get("TGAN_GPU_SECONDS", "600")))
+    gpu = spaces.GPU
 except ImportError:
-    def gpu(fn):
-        return fn
+    def gpu(fn=None, **_):
+        return fn if fn is not None else (lambda f: f)
 
 import functools  # noqa: E402
 import inspect  # noqa: E402
@@ -18,18 +19,38 @@ from pathlib import Path  # noqa: E402
 import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 
-from tgan import appkit as sup  # noqa: E402
+import appkit as sup  # noqa: E402
+
+from tgan import train_chunk  # noqa: E402
 
 log = logging.getLogger("tgan.app")
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-ON_GPU = torch.cuda.is_available()
+ON_GPU = torch.cuda.is_available()  # on ZeroGPU, `spaces` makes this True in the main process too
+ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))
 DEFAULT_STEPS = int(os.environ.get("TGAN_APP_DEFAULT_STEPS", 1000 if ON_GPU else 200))
 TRAIN_CONCURRENCY = int(os.environ.get("TGAN_TRAIN_CONCURRENCY", "2"))
 EXPLORE_CONCURRENCY = int(os.environ.get("TGAN_EXPLORE_CONCURRENCY", "8"))
 KID_SAMPLES = 200 if ON_GPU else 100
 NONE_SOURCE = ("none (train from scratch)", "")
 _LIVE_SESSIONS: "weakref.WeakValueDictionary[str, sup.Session]" = weakref.WeakValueDictionary()
+
+
+@gpu(duration=int(sup.CHUNK_SECONDS) + 30)  # the chunk's time budget, plus setup and transfers
+def run_chunk(cfg, images, state, source_dir, model_config, max_steps, max_seconds, stop):
+    """One chunk of a run (tgan.train_chunk). On ZeroGPU this body runs in a GPU child process:
+    everything in and out is pickled, and what comes back is on the CPU."""
+    torch.set_num_threads(sup.TRAIN_THREADS)  # the intra-op thread count is per OS thread
+    yield from train_chunk(cfg, images, state, source_dir, model_config, max_steps, max_seconds, stop)
+
+
+def training_device() -> str:
+    """Where chunks train, without touching CUDA in this process (on ZeroGPU that raises)."""
+    if ZERO_GPU:
+        return "a ZeroGPU GPU, lent for each training chunk"
+    if ON_GPU:
+        return f"GPU: {torch.cuda.get_device_name(0)}"
+    return f"CPU ({sup.TRAIN_THREADS} thread{'s' * (sup.TRAIN_THREADS > 1)})"
 
 
 def is_user_mistake(exc: Exception) -> bool:

@@ -6,9 +6,10 @@ import pandas as pd
 
 from tgan import Failed
 from tgan.events import Scored
-from tgan import appkit as sup
+import appkit as sup
 
-from .plumbing import EXAMPLES, KID_SAMPLES, NONE_SOURCE, bind, gpu, guarded
+from . import plumbing
+from .plumbing import EXAMPLES, KID_SAMPLES, NONE_SOURCE, bind, guarded
 from .text import describe_images, describe_result, kid_report, progress_html, source_summary
 
 
@@ -101,41 +102,49 @@ def _run_zip(sess: sup.Session):
     return str(path) if path else None
 
 
-@gpu
 @guarded
 def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed, *options, resume: bool = False):
     """Stream (loss plot, sample grid, source grid, progress, status, download) while training.
-    resume: continue the stopped run from its last step instead of starting over."""
+    The handler is the unit of work: it drives the run chunk by chunk (plumbing.run_chunk, which
+    gets the GPU), so Stop, a lost chunk and a closed tab all end here. resume: continue the
+    stopped run from its last step instead of starting over."""
     cfg = sup.make_config(strategies, options, steps, lr, batch_size, seed)
     note = sup.base_note(strategies)
     if note:
         gr.Info(f"{note}.")
     from_step = sess.continuable_step() if resume else None
     replacing = sess.run is not None  # a new run replaces the session's last one
-    worker = sess.start_run(cfg, source or None, resume=resume)
-    try:  # from here on, an error or a request cancelled at any yield must stop the run
+    live = sess.start_run(cfg, source or None, resume=resume)
+    frames = live.drive(plumbing.run_chunk, min_interval=0.5)  # runs only when iterated
+    try:  # from here on, an error or a request cancelled at any yield must end the run cleanly
         handle = sess.compare_source(source or None)
         source_img = sup.grid(sup.source_grid(handle, cfg)) if handle else None
         t0 = time.monotonic()
-        what = f"{len(worker.images)} images, {' + '.join(cfg.strategies)}"
+        what = f"{len(live.images)} images, {' + '.join(cfg.strategies)}"
         how = (f"Continuing the stopped run from step {from_step} to {cfg.steps}: {what}" if resume else
                f"{'Starting over' if replacing else 'Starting'}: {what}, {cfg.steps} steps")
         yield (loss_frame([]), None, source_img, progress_html(from_step or 0, cfg.steps), f"{how}…", None)
-        for snap in worker.updates(min_interval=0.5):
+        for snap in frames:
             samples = sup.grid(snap.samples) if snap.new_samples and snap.samples is not None else gr.skip()
             if snap.done:
-                if isinstance(snap.result, Failed):
-                    gr.Warning(snap.result.message)
-                progress = progress_html(snap.step, snap.total_steps, snap.sec_per_step, done=True)
-                text = describe_result(snap.result, time.monotonic() - t0, from_step)
-                yield loss_frame(snap.rows), samples, gr.skip(), progress, text, _run_zip(sess)
-            else:
-                progress = progress_html(snap.step, snap.total_steps, snap.sec_per_step, snap.eta_seconds)
-                text = (f"Training on {snap.device}: step {snap.step} / {snap.total_steps}; samples from "
-                        f"step {max(snap.samples_step, 0)}." if snap.device else "Setting up the run…")
-                yield loss_frame(snap.rows), samples, gr.skip(), progress, text, gr.skip()
-    finally:  # cancelled (Stop, a closed tab, job.cancel()) or failed: the run stops and saves
-        worker.stop.set()
+                break
+            progress = progress_html(snap.step, snap.total_steps, snap.sec_per_step, snap.eta_seconds)
+            text = (f"Training on {snap.device}: step {snap.step} / {snap.total_steps}; samples from "
+                    f"step {max(snap.samples_step, 0)}." if snap.device else "Setting up the run…")
+            yield loss_frame(snap.rows), samples, gr.skip(), progress, text, gr.skip()
+        samples = sup.grid(snap.samples) if snap.samples is not None else gr.skip()  # the final grid, always
+        save_error = sess.end_run(live)
+        if isinstance(snap.result, Failed):
+            gr.Warning(snap.result.message)
+        if save_error:
+            gr.Warning(save_error)
+        progress = progress_html(live.step, snap.total_steps, snap.sec_per_step, done=True)
+        text = describe_result(snap.result, time.monotonic() - t0, from_step)
+        yield loss_frame(snap.rows), samples, gr.skip(), progress, text, _run_zip(sess)
+    finally:  # cancelled (a closed tab, job.cancel()) or failed: the run stops where it is, saved
+        if not live.ended.is_set():
+            frames.close()  # stops a running chunk after its current step and keeps that step
+            sess.end_run(live)
 
 
 def continue_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed, *options):
@@ -154,18 +163,18 @@ def continue_button(sess: sup.Session):
 
 @guarded
 def stop_run(sess: sup.Session):
-    """Ask the run to stop, wait for its final save, and show the result. With nothing training,
-    the last message (e.g. "Stopped at step 44") stays, and a toast says so."""
-    worker = sess.worker
-    if worker is None or not sess.training:
+    """Ask the run to stop after its current step, wait until its handler has saved it, and show
+    the result (the training handler shows the same). With nothing training, the last message
+    (e.g. "Stopped at step 44") stays, and a toast says so."""
+    live = sess.live
+    if live is None or not sess.training:
         gr.Info("Nothing is training right now.")
         return gr.skip(), gr.skip(), gr.skip(), _run_zip(sess)
-    if not worker.request_stop(wait=120):
+    if not sess.request_stop(wait=120):
         return gr.skip(), gr.skip(), "Stopping… the current step is still finishing.", gr.skip()
-    snap = worker.snapshot()
-    samples = sup.grid(snap.samples) if snap.samples is not None else gr.skip()
-    progress = progress_html(snap.step, snap.total_steps, snap.sec_per_step, done=True)
-    return samples, progress, describe_result(snap.result), _run_zip(sess)
+    samples = sup.grid(live.samples) if live.samples is not None else gr.skip()
+    progress = progress_html(live.step, live.cfg.steps, done=True)
+    return samples, progress, describe_result(live.result), _run_zip(sess)
 
 
 @guarded

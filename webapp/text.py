@@ -3,7 +3,7 @@ source summary and the KID table. tgan/appkit returns data; this module turns it
 import math
 
 from tgan import Failed, Finished, ImageSet
-from tgan import appkit as sup
+import appkit as sup
 
 
 def format_duration(seconds: float | None) -> str:

@@ -9,8 +9,8 @@ import os
 
 import torch
 
-from ..config import TrainConfig
-from ..strategies import PRESETS, STRATEGIES, strategy_fields, with_base
+from tgan.config import TrainConfig
+from tgan.strategies import PRESETS, STRATEGIES, strategy_fields, with_base
 
 # Limits of the app (the API can be called directly, so the server checks them, not just sliders).
 MAX_STEPS = int(os.environ.get("TGAN_APP_MAX_STEPS", 5000))
@@ -26,6 +26,11 @@ GALLERY_SEEDS = 16
 # one thread; the training thread uses what the process started with (or TGAN_TRAIN_THREADS).
 EXPLORE_THREADS = int(os.environ.get("TGAN_EXPLORE_THREADS", "1"))
 TRAIN_THREADS = int(os.environ.get("TGAN_TRAIN_THREADS", "0")) or torch.get_num_threads()
+# Training runs as a loop of chunks (appkit/live_run.py). A chunk is the unit that may be lost (a
+# ZeroGPU call past its duration) and the latency of Stop on ZeroGPU; 30 s keeps both small while
+# the per-chunk setup (building the networks, loading the state) stays under 2% of it.
+CHUNK_SECONDS = float(os.environ.get("TGAN_CHUNK_SECONDS", "30"))
+CHUNK_STEPS = int(os.environ.get("TGAN_CHUNK_STEPS", "0")) or None  # None: bounded by time only
 EXAMPLE_SETS = {  # folder under examples/ -> label
     "emoji-3d-animals": "Emoji, 3D animals",
     "faces-lorelei": "Faces, lorelei line art",

@@ -1,36 +1,36 @@
-"""The app's logic that is not UI: sessions, model caches, a background training worker, and the
-explore/score helpers. app.py turns these into Gradio handlers; nothing here imports gradio, so
-every function can be tested (and reused) as plain Python.
+"""The app's logic that is not UI: sessions, model caches, the chunked training loop, and the
+explore/score helpers. webapp/ turns these into Gradio handlers; nothing here imports gradio, so
+every function can be tested (and reused) as plain Python. It sits beside webapp/, outside the
+tgan library, which the CLI, the app and other programs share.
 
 Images leave this package as PIL images or (N, 3, R, R) tensors in [-1, 1]; errors leave it as
 ValueError subclasses (DataError, CheckpointError) with a message a user can act on.
 
 Modules: limits (limits of the app, parsing user input, make_config), files (folders, sources,
 zips), pictures (images for the UI; webapp/text.py writes its text), handles (models for
-exploring, scoring), worker (the training thread), session (one browser session). This module
+exploring, scoring), live_run (one run, driven chunk by chunk), session (one browser session). This module
 re-exports what app.py uses.
 """
-from ..checkpoint import CheckpointError
-from ..data import DataError
-from ..subsets import HOLDOUT_MIN_IMAGES
+from tgan.errors import CheckpointError, DataError
+from tgan.subsets import HOLDOUT_MIN_IMAGES
 from .files import (app_root, checkpoints_root, load_model_config, model_card_line, source_names,
                     source_path, zip_files, zip_images, zip_run)
 from .handles import ModelHandle, inference_threads, nearest_source, score_events, source_grid, source_handle
-from .limits import (EXAMPLE_SETS, EXPLORE_THREADS, GALLERY_SEEDS, LR_RANGE, MAX_BATCH, MAX_INTERP_SEEDS,
+from .limits import (CHUNK_SECONDS, EXAMPLE_SETS, EXPLORE_THREADS, GALLERY_SEEDS, LR_RANGE, MAX_BATCH, MAX_INTERP_SEEDS,
                      MAX_STEPS, MAX_VIDEO_FRAMES, PCA_COMPONENTS, SEED_MAX, TRAIN_THREADS, as_float, as_int,
                      base_note, make_config, option_specs, parse_seeds, preset_strategies)
 from .pictures import display, example_preview, grid, latent_at, resolution_of, to_pils
+from .live_run import LiveRun, Snapshot
 from .session import RunInfo, Session
-from .worker import Snapshot, TrainWorker
 
 __all__ = [
     "CheckpointError", "DataError", "HOLDOUT_MIN_IMAGES",
     "app_root", "checkpoints_root", "load_model_config", "model_card_line", "source_names", "source_path",
     "zip_files", "zip_images", "zip_run",
     "ModelHandle", "inference_threads", "nearest_source", "score_events", "source_grid", "source_handle",
-    "EXAMPLE_SETS", "EXPLORE_THREADS", "GALLERY_SEEDS", "LR_RANGE", "MAX_BATCH", "MAX_INTERP_SEEDS",
+    "CHUNK_SECONDS", "EXAMPLE_SETS", "EXPLORE_THREADS", "GALLERY_SEEDS", "LR_RANGE", "MAX_BATCH", "MAX_INTERP_SEEDS",
     "MAX_STEPS", "MAX_VIDEO_FRAMES", "PCA_COMPONENTS", "SEED_MAX", "TRAIN_THREADS",
     "as_float", "as_int", "base_note", "make_config", "option_specs", "parse_seeds", "preset_strategies",
     "display", "example_preview", "grid", "latent_at", "resolution_of", "to_pils",
-    "RunInfo", "Session", "Snapshot", "TrainWorker",
+    "LiveRun", "RunInfo", "Session", "Snapshot",
 ]

@@ -11,18 +11,17 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from .. import sampling
-from ..checkpoint import CONFIG, WEIGHTS
-from ..config import TrainConfig
-from ..data import DataError, ImageSet
-from ..events import ScoreEvent
-from ..models import load_model
-from ..trainer import fixed_latents
+from tgan import sampling
+from tgan.checkpoint import CONFIG, FINGERPRINT, WEIGHTS
+from tgan.config import TrainConfig
+from tgan.data import DataError, ImageSet
+from tgan.events import ScoreEvent
+from tgan.models import load_model
+from tgan.training_run import fixed_latents
 from .files import source_path
 from .limits import EXPLORE_THREADS, MAX_VIDEO_FRAMES, PCA_COMPONENTS
 from .pictures import display, latent_at
 
-FINGERPRINT = "fingerprint.safetensors"  # a source's training-image features (see nearest_source)
 
 
 # ----------------------------------------------------------------------------- models for exploring
@@ -168,11 +167,12 @@ def score_events(model: ModelHandle, reference: ImageSet, n_samples: int, train:
     """tgan.scoring's events for n samples vs `reference`, in every scoring space; `train` (the
     images the run trained on) adds the memorisation and copy scores. Ends with one Scored.
     Raises ImportError when the metrics module or its Inception weights are unavailable."""
-    from .. import scoring  # heavy (Inception); only imported when someone scores
+    from tgan import scoring  # heavy (Inception); only imported when someone scores
 
     samples = model.seeds(range(seed, seed + n_samples))
-    yield from scoring.evaluate_iter(samples, reference.as_float(),
-                                     train=train.as_float() if train is not None else None)
+    # On the CPU, explicitly: on ZeroGPU the main process sees a CUDA that it must not touch.
+    yield from scoring.evaluate_iter(samples, reference.as_float(), train=train.as_float() if train is not None else None,
+                                     extractors=scoring.default_extractors("cpu"))
 
 
 def nearest_source(images: ImageSet, max_images: int = 64) -> tuple[str | None, dict[str, float]]:
@@ -181,8 +181,8 @@ def nearest_source(images: ImageSet, max_images: int = 64) -> tuple[str | None, 
     CNN) puts line-art faces next to kanji, and the v1 sources' own samples are too poor to
     compare with; Inception features of real training images tell faces from glyphs. Sources
     without a fingerprint are not candidates. Returns (name or None, KID per source)."""
-    from .. import metrics
-    from ..subsets import random_subset
+    from tgan import metrics
+    from tgan.subsets import random_subset
     from .files import source_names
 
     prints = {}

@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .. import sampling
-from ..data import load_images
+from tgan import sampling
+from tgan.data import load_images
 from .files import load_model_config, source_path
 
 

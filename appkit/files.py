@@ -12,10 +12,10 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .. import paths, sampling
-from ..checkpoint import CONFIG, WEIGHTS, CheckpointError, read_config
-from ..config import ModelConfig, from_dict
-from ..models import list_sources
+from tgan import paths, sampling
+from tgan.checkpoint import CONFIG, WEIGHTS, CheckpointError, read_config
+from tgan.config import ModelConfig, from_dict
+from tgan.models import list_sources
 
 
 # ----------------------------------------------------------------------------- files and folders

@@ -10,27 +10,31 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import WEIGHTS, CheckpointError, read_config
-from ..config import ModelConfig, TrainConfig
-from ..data import DataError, ImageSet, load_images
-from ..subsets import holdout_split
-from ..events import Finished
-from ..models import load_model
-from ..strategies.registry import build as build_strategies
+from tgan.checkpoint import CheckpointError
+from tgan.config import ModelConfig, TrainConfig
+from tgan.data import DataError, ImageSet, load_images
+from tgan.events import Finished
+from tgan.models import generator_from_tensors
+from tgan.strategies.registry import build as build_strategies
+from tgan.subsets import holdout_split
+from tgan.train_state import TrainState
 from .files import app_root, source_path, zip_run
 from .handles import ModelHandle, source_handle
+from .live_run import LiveRun
 from .pictures import resolution_of
-from .worker import TrainWorker
 
 
 # ----------------------------------------------------------------------------- one browser session
 
 @dataclass
 class RunInfo:
-    path: Path
+    """The session's last run, once its handler has let go of it."""
+
+    path: Path  # its folder (config.json + weights, unless saving failed)
     source: str | None  # source folder name, None for from-scratch runs
     step: int
-    stopped: bool
+    stopped: bool  # ended before its last step (stopped, lost a chunk or failed): Continue can go on
+    state: TrainState  # the run itself, in memory: Explore samples from it, Continue resumes it
 
 
 @dataclass(eq=False)  # identity semantics: a live session is never equal to another one
@@ -40,7 +44,7 @@ class Session:
 
     upload_paths: list[Path] = field(default_factory=list)
     upload_label: str = ""
-    worker: TrainWorker | None = None
+    live: LiveRun | None = None  # the run being trained, if any
     run: RunInfo | None = None
     shown: tuple[list[int], torch.Tensor] | None = None  # seeds and images in the seed gallery
     _workdir: Path | None = None
@@ -49,6 +53,7 @@ class Session:
     run_source: str | None = None  # source of the run in progress / last run
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
     closed: bool = False
+    _training: threading.Lock = field(default_factory=threading.Lock)  # held by the one run in this tab
 
     def __deepcopy__(self, memo):  # gr.State copies initial values; a session is never copied
         return self
@@ -109,77 +114,94 @@ class Session:
     # -- runs
     @property
     def training(self) -> bool:
-        return self.worker is not None and self.worker.thread.is_alive()
+        return self._training.locked()
 
-    def start_run(self, cfg: TrainConfig, source: str | None, resume: bool = False) -> TrainWorker:
-        """Start a new run, or (resume) continue the stopped one from its last step."""
-        if self.training:
+    def start_run(self, cfg: TrainConfig, source: str | None, resume: bool = False) -> LiveRun:
+        """Claim the tab's run slot and set up a new run, or (resume) the stopped one from its
+        last step. The caller drives it (LiveRun.drive) and must call end_run afterwards."""
+        if not self._training.acquire(blocking=False):  # two /train calls at once: one wins
             raise ValueError("a run is already training in this tab; press Stop first")
-        folder = source_path(source)
-        build_strategies(cfg.strategies, cfg.strategy_options, has_source=folder is not None)  # fail early
-        resolution = resolution_of(source)
-        images = self.split(resolution)[0].images
-        if resume:
-            out = self._continuable(cfg, source).path
-        else:
-            if self.run is not None:  # keep one run per session on disk
-                shutil.rmtree(self.run.path, ignore_errors=True)
-            self.run = None
-            out = self.new_path("run")
-        self._run_model = None
-        self.worker = TrainWorker(cfg, images, out, folder,
-                                  None if folder else ModelConfig(resolution=resolution), resume=resume)
-        self.run_source = source
-        return self.worker.start()
+        try:
+            folder = source_path(source)
+            build_strategies(cfg.strategies, cfg.strategy_options, has_source=folder is not None)  # fail early
+            resolution = resolution_of(source)
+            images = self.split(resolution)[0].images
+            if resume:
+                previous = self._continuable(cfg, source)
+                out, state = previous.path, previous.state
+            else:
+                if self.run is not None:  # keep one run per session on disk
+                    shutil.rmtree(self.run.path, ignore_errors=True)
+                self.run, out, state = None, self.new_path("run"), None
+            self._run_model = None
+            self.live = LiveRun(cfg, images, out, folder, None if folder else ModelConfig(resolution=resolution), state)
+            self.run_source = source
+            return self.live
+        except BaseException:
+            self._training.release()
+            raise
+
+    def end_run(self, live: LiveRun) -> str | None:
+        """The handler is done with `live`: save it, keep it for Explore and Continue, free the
+        slot. Returns a message when the files could not be written (the run stays in memory)."""
+        try:
+            error = live.save()
+            if live.state is not None and live.state.step > 0:
+                finished = isinstance(live.result, Finished) and not live.result.stopped
+                self.run = RunInfo(live.folder, self.run_source, live.state.step, not finished, live.state)
+                self._run_model = None
+            return error
+        finally:
+            self.live = None
+            live.ended.set()
+            self._training.release()
+            if self.closed:
+                self._remove_files()
+
+    def request_stop(self, wait: float = 0.0) -> bool:
+        """Ask the run to stop after its current step; wait up to `wait` seconds for its handler to
+        save it. True when nothing is training any more."""
+        live = self.live
+        if live is None:
+            return True
+        live.stop.set()
+        return live.ended.wait(wait) if wait else live.ended.is_set()
 
     def continuable_step(self) -> int | None:
-        """The step a Continue would start from: the last run's, if it was stopped early."""
-        run = None if self.training else self.finish_run()
+        """The step a Continue would start from: the last run's, if it ended early."""
+        run = None if self.training else self.run
         return run.step if run is not None and run.stopped else None
 
     def _continuable(self, cfg: TrainConfig, source: str | None) -> RunInfo:
-        run = self.finish_run()
+        run = self.run
         if run is None or not run.stopped:
             raise ValueError("there is no stopped run to continue; press Start to begin one")
         if run.source != source:
             raise ValueError(f"the stopped run was fine-tuned from {run.source or 'scratch'}; choose that "
                              "source on tab 2 to continue it, or press Start over")
-        saved = read_config(run.path)["train"]
-        if saved["strategies"] != cfg.strategies:
-            raise ValueError(f"the stopped run used {' + '.join(saved['strategies'])}; choose the same "
+        saved = run.state.train["strategies"]
+        if saved != cfg.strategies:
+            raise ValueError(f"the stopped run used {' + '.join(saved)}; choose the same "
                              "strategies to continue it, or press Start over")
         if cfg.steps <= run.step:
             raise ValueError(f"the stopped run is at step {run.step}; set Steps above that to continue it")
         return run
 
-    def finish_run(self) -> RunInfo | None:
-        """After the worker ends: record the saved run (if any) so Explore uses it."""
-        w = self.worker
-        if w is None or w.result is None:
-            return self.run
-        path = getattr(w.result, "path", None)
-        if path and (Path(path) / WEIGHTS).is_file():
-            # A continued run writes to the same folder, so compare the step and state too.
-            latest = RunInfo(Path(path), self.run_source, w.result.step,
-                             isinstance(w.result, Finished) and w.result.stopped)
-            if latest != self.run:
-                self.run, self._run_model = latest, None
-        return self.run
-
     def run_zip(self) -> Path | None:
         """The current run as a downloadable zip (config.json + model.safetensors)."""
-        run = self.finish_run()
+        run = self.run
         if run is None:
             return None
         return zip_run(run.path, self.workdir / f"tgan-{run.source or 'scratch'}-step{run.step}.zip")
 
     def run_model(self) -> ModelHandle | None:
-        run = self.finish_run()
+        """The last run's G_ema, on CPU, built from the state in memory (no file read)."""
+        run = self.run
         if run is None:
             return None
-        if self._run_model is None or self._run_model.path != run.path:
-            model = load_model(run.path, device="cpu")
-            self._run_model = ModelHandle(model.G_ema, "fine-tuned", run.path, "run", run.step)
+        if self._run_model is None or self._run_model.step != run.step:
+            G = generator_from_tensors(run.state.model, run.state.tensors, "G_ema", "the run")
+            self._run_model = ModelHandle(G, "fine-tuned", run.path, "run", run.step)
         return self._run_model
 
     def explore_model(self, source: str | None) -> ModelHandle:
@@ -201,20 +223,15 @@ class Session:
 
     def close(self) -> None:
         """End the session: stop training and delete its files. Never blocks: a run still
-        finishing its step is waited for in a background thread before the files go."""
+        finishing its step deletes them when its handler lets go of it (end_run)."""
         self.closed = True
-        folder, worker = self._workdir, self.worker
-        self._workdir, self._run_model, self.shown, self._image_sets = None, None, None, {}
-        if worker is not None:
-            worker.stop.set()
+        self._run_model, self.shown, self._image_sets = None, None, {}
+        if self.live is not None:
+            self.live.stop.set()
+        if not self.training:
+            self._remove_files()
 
-        def remove() -> None:
-            if worker is not None and worker.thread.ident:
-                worker.thread.join(600)
-            if folder is not None:
-                shutil.rmtree(folder, ignore_errors=True)
-
-        if worker is not None and worker.thread.is_alive():
-            threading.Thread(target=remove, name="tgan-session-cleanup", daemon=True).start()
-        else:
-            remove()
+    def _remove_files(self) -> None:
+        folder, self._workdir = self._workdir, None
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
