@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 
+import pytest
 import torch
 
 from conftest import TINY
@@ -21,11 +22,12 @@ def _cfg(steps=6, **kw):
     return TrainConfig(**base)
 
 
-def _chunked(cfg, images, sizes, mcfg=R3, runner=train_chunk, source=None):
-    """Run `cfg` as chunks of the given step counts; return (final state, every event)."""
+def _chunked(cfg, images, sizes, mcfg=R3, runner=train_chunk, source=None, device="cpu"):
+    """Run `cfg` as chunks of the given step counts; return (final state, every event). On the
+    CPU by default: bit-exactness is a CPU promise (cuDNN may pick other kernels run to run)."""
     state, events = None, []
     for size in sizes:
-        for ev in runner(cfg, images, state, source, mcfg, size, None, None):
+        for ev in runner(cfg, images, state, source, mcfg, size, None, None, device):
             if isinstance(ev, ChunkEnded):
                 state = ev.state
             events.append(ev)
@@ -92,6 +94,16 @@ def test_a_chunk_in_a_forked_child_equals_the_in_process_run(image_dir):
     there, events = _chunked(_cfg(), images, [2, 4], runner=forked_gpu(train_chunk, child_setup=_one_thread))
     assert _same(here, there) == []
     assert sum(isinstance(e, Samples) for e in events) == 3  # steps 0, 3 and 6 came back through the queue
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (benchmarks/gpu_check.sh runs it)")
+def test_chunks_on_cuda_match_the_whole_run_closely(image_dir):
+    images = load_images(image_dir, 32).images
+    whole, _ = _chunked(_cfg(), images, [6], device="cuda")
+    split, _ = _chunked(_cfg(), images, [2, 4], device="cuda")
+    for key, t in whole.tensors.items():
+        if t.is_floating_point():
+            assert torch.allclose(t, split.tensors[key], rtol=1e-3, atol=1e-5), key
 
 
 def _one_thread():

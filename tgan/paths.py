@@ -5,7 +5,12 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CHECKPOINTS = Path(os.environ.get("TGAN_CHECKPOINTS", REPO_ROOT / "checkpoints"))
+# A checkout (or editable install) has checkpoints/ beside tgan/; `pip install .` puts it inside
+# the package as tgan/checkpoints (see pyproject.toml).
+_BUNDLED = REPO_ROOT / "checkpoints"
+if not _BUNDLED.is_dir():
+    _BUNDLED = Path(__file__).resolve().parent / "checkpoints"
+CHECKPOINTS = Path(os.environ.get("TGAN_CHECKPOINTS", _BUNDLED))
 EXAMPLES = REPO_ROOT / "examples"
 
 
