@@ -11,6 +11,8 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
+from .models import seeded_init
+
 
 def seed_latents(seeds, z_dim: int) -> torch.Tensor:
     """One latent per integer seed, independent of batch composition: seed 7 is always the same z."""
@@ -98,9 +100,14 @@ def pca_directions(G, n_components: int = 8, n_samples: int = 4096, seed: int = 
     feats = G.stem(w).float().cpu()  # (n, c4 * 16) first-layer activations
     w = w.cpu()
     w_avg = w.mean(0)
-    _, _, v = torch.linalg.svd(feats - feats.mean(0), full_matrices=False)
-    k = min(n_components, v.shape[0], w.shape[1])
-    coords = (feats - feats.mean(0)) @ v[:k].T  # (n, k) position along each component
+    k = min(n_components, *feats.shape, w.shape[1])
+    centred = feats - feats.mean(0)
+    # Only the top k components are needed: a randomised SVD (Halko et al.) finds them in
+    # O(n * features * k), where the full SVD of a 4096 x 8192 matrix took 20 s on one thread (the
+    # first Explore after training waited on it). Seeded, so a model's sliders never change.
+    with seeded_init(seed):
+        _, _, v = torch.svd_lowrank(centred, q=min(k + 10, *feats.shape), niter=4)  # v: (features, q)
+    coords = centred @ v[:, :k]  # (n, k) position along each component
     # Regress w on the coordinates: row i of `dirs` is how w moves per unit of component i.
     dirs = torch.linalg.lstsq(coords, w - w_avg).solution  # (k, w_dim)
     dirs = dirs / dirs.norm(dim=1, keepdim=True).clamp_min(1e-12)
