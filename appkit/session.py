@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from tgan.checkpoint import CheckpointError
+from tgan.checkpoint import WEIGHTS, CheckpointError
 from tgan.config import ModelConfig, TrainConfig
 from tgan.data import DataError, ImageSet, load_images
 from tgan.events import Finished
@@ -190,7 +190,7 @@ class Session:
     def run_zip(self) -> Path | None:
         """The current run as a downloadable zip (config.json + model.safetensors)."""
         run = self.run
-        if run is None:
+        if run is None or not (run.path / WEIGHTS).is_file():  # nothing yet, or the save failed
             return None
         return zip_run(run.path, self.workdir / f"tgan-{run.source or 'scratch'}-step{run.step}.zip")
 

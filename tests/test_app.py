@@ -226,6 +226,21 @@ def test_a_cancelled_request_keeps_the_last_step_and_saves(app_env, app_image_fi
     assert read_config(sess.run.path)["step"] == last_seen
 
 
+def test_a_failed_save_is_a_message_and_the_run_stays_usable(app_env, app_image_files, sess, monkeypatch):
+    from appkit import live_run
+
+    def disk_full(*_, **__):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(live_run, "save_train_state", disk_full)
+    setup_tabs.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
+    with pytest.warns(UserWarning, match="could not be saved \\(No space left on device\\)"):
+        outputs = run_training(sess)
+    assert "**Done**" in outputs[-1][4] and sess.run.step == 3 and not sess.training
+    gallery, label = explore.show_seeds(sess, "tiny", 0, 1.0)  # Explore samples from the state in memory
+    assert len(gallery) == 16 and "fine-tuned model (step 3)" in label
+
+
 def test_unload_frees_the_session(app_env, app_image_files):
     s = plumbing.new_session()
 

@@ -108,3 +108,25 @@ def test_chunks_on_cuda_match_the_whole_run_closely(image_dir):
 
 def _one_thread():
     torch.set_num_threads(1)  # a forked child must not reuse the parent's OpenMP pool
+
+
+def test_concurrent_runs_are_each_reproducible(image_dir):
+    """Each run draws from its own generator (and initialises under a lock), so two runs at once
+    in one process give what each gives alone."""
+    import threading
+
+    images = load_images(image_dir, 32).images
+
+    def one_thread(out, key):
+        torch.set_num_threads(1)
+        out[key] = _chunked(_cfg(), images, [6])[0]
+
+    alone: dict = {}
+    one_thread(alone, "solo")
+    together: dict = {}
+    threads = [threading.Thread(target=one_thread, args=(together, i)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert _same(together[0], alone["solo"]) == [] and _same(together[1], alone["solo"]) == []
