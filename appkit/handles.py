@@ -43,8 +43,11 @@ class ModelHandle:
     """A generator kept on CPU in eval mode, with its truncation centre and PCA directions
     computed once and cached (sliders then cost one synthesis pass)."""
 
-    def __init__(self, G, name: str, path: Path, kind: str, step: int | None = None):
+    def __init__(self, G, name: str, path: Path, kind: str, step: int | None = None, last_step: int | None = None):
+        """step: the step this generator is from; last_step: the run's last step, when that differs
+        (the best monitored step was kept)."""
         self.G, self.name, self.path, self.kind, self.step = G, name, Path(path), kind, step
+        self.last_step = last_step
         self._w_avg = None
         self._pca = None
         self._preview: Image.Image | None = None
@@ -128,6 +131,9 @@ class ModelHandle:
             return self._preview
 
     def label(self) -> str:
+        if self.kind == "run" and self.last_step is not None and self.last_step != self.step:
+            return (f"your fine-tuned model (best at step {self.step}, by the monitor; the last step, "
+                    f"{self.last_step}, is kept too)")
         if self.kind == "run":
             return f"your fine-tuned model (step {self.step})"
         return f"source model **{self.name}**"

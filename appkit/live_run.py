@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from tgan.config import ModelConfig, TrainConfig
-from tgan.events import ChunkEnded, Failed, Finished, Samples, Started, Step
+from tgan.events import ChunkEnded, Failed, Finished, Monitored, Samples, Started, Step
 from tgan.stop_signal import StopFile
 from tgan.train_state import TrainState, save_train_state
 
@@ -38,6 +38,7 @@ class Snapshot:
     done: bool
     result: Finished | Failed | None
     new_samples: bool  # samples changed since the previous snapshot
+    readings: list[Monitored]  # the live monitor's readings so far
 
 
 class LiveRun:
@@ -58,6 +59,7 @@ class LiveRun:
         self.last_step: Step | None = None
         self.started: Started | None = None
         self.result: Finished | Failed | None = None
+        self.readings: list[Monitored] = []
         self.shown_samples = -2  # samples_step in the last snapshot taken
 
     @property
@@ -74,6 +76,8 @@ class LiveRun:
             return False
         elif isinstance(ev, Samples):
             self.samples, self.samples_step = ev.images, ev.step
+        elif isinstance(ev, Monitored):
+            self.readings.append(ev)
         elif isinstance(ev, (Finished, Failed)):
             self.result = ev
         return True
@@ -87,7 +91,7 @@ class LiveRun:
             sec_per_step=s.sec_per_step if s else None, eta_seconds=s.eta_seconds if s else None,
             device=st.device if st else "", num_images=st.num_images if st else len(self.images),
             done=self.result is not None, result=self.result,
-            new_samples=self.samples_step != self.shown_samples)
+            new_samples=self.samples_step != self.shown_samples, readings=list(self.readings))
         self.shown_samples = self.samples_step
         return snap
 

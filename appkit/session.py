@@ -199,9 +199,11 @@ class Session:
         run = self.run
         if run is None:
             return None
-        if self._run_model is None or self._run_model.step != run.step:
-            G = generator_from_tensors(run.state.model, run.state.tensors, "G_ema", "the run")
-            self._run_model = ModelHandle(G, "fine-tuned", run.path, "run", run.step)
+        if self._run_model is None or self._run_model.last_step != run.step:
+            state = run.state  # the best monitored step's G_ema when one was kept
+            G = generator_from_tensors(state.model, state.tensors, state.generator_prefix(), "the run")
+            step = state.best["step"] if state.best is not None else run.step
+            self._run_model = ModelHandle(G, "fine-tuned", run.path, "run", step, last_step=run.step)
         return self._run_model
 
     def explore_model(self, source: str | None) -> ModelHandle:

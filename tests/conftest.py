@@ -57,6 +57,12 @@ def tiny_source(tmp_path_factory, image_dir):
     return out
 
 
+def names_step(label: str, step: int) -> bool:
+    """Does the Explore label say it shows the fine-tuned run whose last step is `step`? (With
+    the monitor's keep-best on, it may show an earlier best step and name the last one too.)"""
+    return "fine-tuned model" in label and (f"(step {step})" in label or f"the last step, {step}," in label)
+
+
 # ---------------------------------------------------------------------------- app fixtures
 
 @pytest.fixture(scope="session")

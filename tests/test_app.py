@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import app
-from conftest import mistake
+from conftest import mistake, names_step as _names_step
 import appkit as sup
 from webapp import explore, plumbing, setup_tabs
 from tgan import PRESETS, sampling
@@ -135,13 +135,16 @@ def test_make_config_validates_and_maps_options():
 def test_train_streams_plot_grids_progress_and_download(trained):
     sess, outputs = trained
     first, last = outputs[0], outputs[-1]
-    plot, samples, source_grid, progress, status, download = first
+    plot, samples, source_grid, progress, status, download, monitor, verdict = first
     assert isinstance(source_grid, Image.Image) and "step 0 / 3" in progress and status.startswith("Starting")
     assert any(isinstance(o[1], Image.Image) for o in outputs)  # the live grid arrived
-    plot, samples, _, progress, status, download = last
+    plot, samples, _, progress, status, download, monitor, verdict = last
     assert isinstance(plot, pd.DataFrame) and list(plot.columns) == ["step", "loss", "term"]
     assert {"D/real", "D/fake", "G/adv"} <= set(plot["term"]) and plot["step"].max() == 3
     assert "step 3 / 3" in progress and status.startswith("**Done**: 3 steps")
+    # the monitor ran on every step of this 3-step run (every max(1, steps // 20) steps)
+    assert set(monitor["signal"]) == {"copying", "diversity", "fidelity ×10"} and sorted(set(monitor["step"])) == [1, 2, 3]
+    assert verdict.startswith("**Monitor at step 3:") and "Best step" not in verdict
     with zipfile.ZipFile(download) as zf:
         assert sorted(zf.namelist()) == ["config.json", "model.safetensors"]
     assert sess.run is not None and sess.run.step == 3 and not sess.training
@@ -238,7 +241,7 @@ def test_a_failed_save_is_a_message_and_the_run_stays_usable(app_env, app_image_
         outputs = run_training(sess)
     assert "**Done**" in outputs[-1][4] and sess.run.step == 3 and not sess.training
     gallery, label = explore.show_seeds(sess, "tiny", 0, 1.0)  # Explore samples from the state in memory
-    assert len(gallery) == 16 and "fine-tuned model (step 3)" in label
+    assert len(gallery) == 16 and _names_step(label, 3)
 
 
 def test_unload_frees_the_session(app_env, app_image_files):
@@ -268,7 +271,7 @@ def test_explore_before_a_run_uses_the_source(app_env, sess):
 def test_explore_handlers_on_the_fine_tuned_model(trained):
     sess, _ = trained
     gallery, label = explore.show_seeds(sess, "tiny", 0, 0.7)
-    assert len(gallery) == 16 and "fine-tuned model (step 3)" in label
+    assert len(gallery) == 16 and _names_step(label, 3)
     src, tuned = explore.compare(sess, "tiny", 3, 1.0)
     assert src.size == tuned.size and src.tobytes() != tuned.tobytes()
 

@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import api_client, launched_app
+from conftest import api_client, launched_app, names_step as _names_step
 from gradio_client import handle_file
 from PIL import Image
 
@@ -30,7 +30,8 @@ def test_upload_train_sample_interpolate(app_url, app_image_files):
 
     job = c.submit("tiny", ["transfer_d", "freeze_d", "diffaug"], 3, 2e-4, 4, 0, *options(), api_name="/train")
     outputs = job.result(timeout=180) and job.outputs()
-    plot, samples, source_grid, progress, status, download = outputs[-1]
+    plot, samples, source_grid, progress, status, download, monitor, verdict = outputs[-1]
+    assert verdict.startswith("**Monitor at step 3:")
     assert status.startswith("**Done**: 3 steps"), status
     assert Path(outputs[0][2]).is_file()  # the source grid comes with the first update
     assert any(o[1] for o in outputs)  # a fine-tuned sample grid was streamed
@@ -39,7 +40,7 @@ def test_upload_train_sample_interpolate(app_url, app_image_files):
     assert {row[2] for row in plot["data"]} >= {"D/real", "D/fake", "G/adv"}
 
     seeds, label = c.predict("tiny", 5, 1.0, api_name="/seeds")
-    assert len(seeds) == 16 and "fine-tuned model (step 3)" in label
+    assert len(seeds) == 16 and _names_step(label, 3)
     src, tuned = c.predict("tiny", 5, 1.0, api_name="/compare")
     assert Image.open(src).size == Image.open(tuned).size
 

@@ -108,6 +108,9 @@ def test_walkthrough(app_page_url, app_image_files):
         sync_api.expect(page.locator("#samples img")).to_be_visible()
         sync_api.expect(page.locator("#source_samples img")).to_be_visible()
         sync_api.expect(page.locator("#download_run")).to_contain_text(".zip")
+        # the live monitor: its verdict line and its plot (both in the training tab's screenshot)
+        sync_api.expect(page.locator("#monitor")).to_contain_text("Monitor at step")
+        sync_api.expect(page.locator("#monitor_plot")).to_be_visible()
         # the score: both feature spaces, the copy verdict, and (8 images < 20) against the training set
         page.locator("#score").click()
         score = page.locator("#kid")

@@ -22,7 +22,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import api_client, mistake
+from conftest import api_client, mistake, names_step as _names_step
 from gradio_client import Client, handle_file
 from PIL import Image, ImageDraw
 
@@ -127,7 +127,7 @@ def test_four_sessions_at_once_are_isolated_and_cleaned_up(app_url, tmp_path):
         job.result(timeout=600)
         outputs = job.outputs()
         t1 = time.monotonic()
-        *_, status, download = outputs[-1]
+        _, _, _, _, status, download, _, _ = outputs[-1]
         seeds, label = c.predict("tiny", 0, 1.0, api_name="/seeds")
         interp = c.predict("tiny", "3, 17", 0.5, 1.0, api_name="/interpolate")
         return dict(first_status=outputs[0][4], status=status, download=download, seeds=seeds, label=label,
@@ -146,7 +146,7 @@ def test_four_sessions_at_once_are_isolated_and_cleaned_up(app_url, tmp_path):
             config = json.loads(zf.read("config.json"))
         assert config["step"] == p["steps"]
         assert (config["train"]["seed"], config["train"]["batch_size"]) == (p["seed"], p["batch"])
-        assert f"fine-tuned model (step {p['steps']})" in r["label"], r["label"]
+        assert _names_step(r["label"], p["steps"]), r["label"]
         assert len(r["seeds"]) == 16 and Image.open(r["interp"]).size == (256, 256)
 
     # Every session folder holds only its own user's uploads.

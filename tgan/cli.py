@@ -69,9 +69,11 @@ def cmd_finetune(a) -> None:
     images = load_images(a.data, source.model_config["resolution"])
     if a.shots:
         images, _ = pick_shots(images, a.shots, a.seed)
+    monitor_every = a.monitor_every or (max(1, min(25, a.steps // 20)) if a.keep_best or a.stop_when_copying else 0)
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch, seed=a.seed, lr_g=a.lr, lr_d=a.lr,
                       save_every=a.save_every, strategies=strategies,
-                      strategy_options=_parse_options(a.option))
+                      strategy_options=_parse_options(a.option), monitor_every=monitor_every,
+                      keep_best=a.keep_best, stop_when_copying=a.stop_when_copying)
     run_training(train(cfg, images.images, a.out, source=source, stop=_stop_on_ctrl_c(),
                         resume=a.resume), a.quiet)
 
@@ -183,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--save-every", type=int, default=TrainConfig.save_every)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    s.add_argument("--monitor-every", type=int, default=0, metavar="K",
+                   help="every K steps, measure copying, diversity and fidelity against the shots "
+                        "(random-CNN space; shown on the progress line). A collapse stops the run")
+    s.add_argument("--keep-best", action="store_true",
+                   help="keep the best monitored step as the model (lowest fidelity while not copying or "
+                        "collapsed); the last step is kept too (G_ema_last). Turns the monitor on")
+    s.add_argument("--stop-when-copying", action="store_true",
+                   help="end the run when the monitor says it is copying the shots. Turns the monitor on")
     s.add_argument("--quiet", action="store_true")
     s.add_argument("--threads", type=int, default=0,
                    help="CPU threads (default: the cores free right now; on a GPU this only affects data handling)")

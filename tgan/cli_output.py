@@ -6,7 +6,7 @@ import math
 import sys
 
 from .events import (BenchReportsWritten, BenchRunDone, BenchRunStarted, BenchSliceSkipped, Failed, Finished,
-                     Saved, Started, Step)
+                     Monitored, Saved, Started, Step)
 
 
 class CLIError(Exception):
@@ -17,14 +17,18 @@ def run_training(events, quiet: bool = False) -> None:
     """Drive the trainer with a tqdm bar; Ctrl-C sets the stop flag so the run ends saved."""
     from tqdm import tqdm
 
-    bar = None
+    bar, reading, best = None, {}, None
     for ev in events:
         if isinstance(ev, Started):
             bar = tqdm(total=ev.total_steps, initial=ev.start_step, disable=quiet, unit="step",
                        desc=f"training on {ev.device}, {ev.num_images} images")
         elif isinstance(ev, Step) and bar is not None:
             bar.update(ev.step - bar.n)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in ev.losses.items()}, refresh=False)
+            bar.set_postfix({**{k: f"{v:.3f}" for k, v in ev.losses.items()}, **reading}, refresh=False)
+        elif isinstance(ev, Monitored):
+            best = ev.best_step
+            reading = {"copy": f"{ev.memorisation:.2f}", "div": f"{ev.diversity:.2f}", "fid": f"{ev.fidelity:.3f}",
+                       "": ev.verdict + (f", best {ev.best_step}" if ev.best_step is not None else "")}
         elif isinstance(ev, Saved) and bar is not None:
             if ev.step >= bar.total or bar.disable:
                 bar.close()  # the last save: close first, or tqdm redraws the finished bar twice
@@ -37,7 +41,10 @@ def run_training(events, quiet: bool = False) -> None:
             if isinstance(ev, Failed):
                 raise CLIError(ev.message)
             how = "stopped early" if ev.stopped else "finished"
-            print(f"{how} at step {ev.step}; model in {ev.path}", file=sys.stderr)
+            why = f" ({ev.reason})" if ev.reason else ""
+            kept = (f"; the model is the best monitored step, {best} (the last step is kept as G_ema_last)"
+                    if best is not None and best != ev.step else "")
+            print(f"{how} at step {ev.step}{why}; model in {ev.path}{kept}", file=sys.stderr)
 
 
 def metrics_table(m: dict) -> str:

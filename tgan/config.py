@@ -77,6 +77,9 @@ class TrainConfig:
     grid_size: int = 16  # images in the fixed-latent sample grid
     flip: bool = True  # random horizontal flips of real images (free data augmentation)
     mixed_precision: bool = True  # bf16 autocast on CUDA; ignored on CPU
+    monitor_every: int = 0  # steps between Monitored events (memorisation, diversity, fidelity); 0: off
+    keep_best: bool = False  # keep G_ema of the best monitored step (tgan.monitor.is_better)
+    stop_when_copying: bool = False  # end the run when the monitor says it is copying the shots
     strategies: list[str] = field(default_factory=lambda: ["scratch"])  # strategy names, in order
     strategy_options: dict[str, dict] = field(default_factory=dict)  # per-strategy field overrides
 
@@ -96,6 +99,7 @@ class TrainConfig:
         "sample_every": (1, 100_000),
         "save_every": (0, 100_000),
         "grid_size": (1, 64),
+        "monitor_every": (0, 100_000),
     }
 
     def validate(self) -> "TrainConfig":

@@ -37,6 +37,19 @@ class Samples:
 
 
 @dataclass(frozen=True)
+class Monitored:
+    """The live monitor's reading (tgan.monitor): G_ema's samples of a fixed latent batch against
+    the training shots, in the random-CNN feature space."""
+
+    step: int
+    memorisation: float  # median NN distance samples->shots / among the shots: ~1 healthy, -> 0 copying
+    diversity: float  # mean pairwise distance of the samples / of the shots: -> 0 collapsed
+    fidelity: float  # KID of the samples against the shots (lower is closer)
+    verdict: str  # "far from the shots", "healthy", "starting to copy", "copying" or "collapsed"
+    best_step: int | None  # the best step so far by the keep-best rule (None: none qualifies yet)
+
+
+@dataclass(frozen=True)
 class Saved:
     step: int
     path: str  # the run directory
@@ -46,7 +59,8 @@ class Saved:
 class Finished:
     step: int
     path: str | None  # the run directory, or None when the run was not saved
-    stopped: bool  # True when ended early by the stop flag
+    stopped: bool  # True when ended early (the stop flag, or a monitor alarm)
+    reason: str = ""  # why it ended early when the run itself decided (a monitor alarm), else ""
 
 
 @dataclass(frozen=True)
@@ -64,7 +78,7 @@ class ChunkEnded:
     done: bool  # the run is over (finished, stopped or failed): no chunk follows
 
 
-Event = Started | Step | Samples | Saved | Finished | Failed
+Event = Started | Step | Samples | Monitored | Saved | Finished | Failed
 
 
 # ------------------------------------------------------------------ `tgan bench` (tgan.bench.run_bench)

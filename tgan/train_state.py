@@ -16,6 +16,7 @@ from .checkpoint import CONFIG, TRAINING_STATE, WEIGHTS, module_state, read_conf
 NETWORKS = ("G_ema", "G", "D")  # the prefixes model.safetensors holds
 OPTIMIZERS = ("opt_G", "opt_D")
 RNG = "rng"  # the run's torch.Generator state (uint8); absent in runs saved before it was kept
+BEST = "best."  # prefix of the keep-best step's G_ema in a state's tensors
 
 
 @dataclass
@@ -29,11 +30,17 @@ class TrainState:
     seconds: float = 0.0  # training wall-clock, summed over chunks and resumes
     source: str | None = None  # the source model's name (None: trained from scratch)
     d_kind: str = "conv"  # "conv" or "projected"
+    best: dict | None = None  # the keep-best step's monitor reading; its G_ema is "best.G_ema.*"
 
     def config(self) -> dict:
         """config.json of this state."""
         return {"model": self.model, "train": self.train, "step": self.step,
-                "train_seconds": round(self.seconds, 1), "d_kind": self.d_kind, "source": self.source}
+                "train_seconds": round(self.seconds, 1), "d_kind": self.d_kind, "source": self.source,
+                "best": self.best}
+
+    def generator_prefix(self) -> str:
+        """Where the G_ema people should see lives: the best step's when one was kept."""
+        return BEST + "G_ema" if self.best is not None else "G_ema"
 
 
 def module_tensors(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
@@ -66,6 +73,9 @@ def save_train_state(out_dir, state: TrainState, half: bool = False) -> Path:
     """config.json + model.safetensors (deliverable, fp16 if `half`) + training_state.safetensors
     (fp32, everything, for resuming). Atomic: a crash leaves the previous files."""
     weights = {k: v for k, v in state.tensors.items() if k.split(".", 1)[0] in NETWORKS}
+    if state.best is not None:  # G_ema is the best step's (what Explore shows); the last is kept too
+        weights.update({"G_ema_last." + k[len("G_ema."):]: v for k, v in weights.items() if k.startswith("G_ema.")})
+        weights.update({k[len(BEST):]: v for k, v in state.tensors.items() if k.startswith(BEST)})
     return save_tensors(out_dir, state.config(), weights, half=half, training_state=state.tensors)
 
 
@@ -76,8 +86,12 @@ def load_train_state(out_dir) -> TrainState:
     has_state = (Path(out_dir) / TRAINING_STATE).is_file()
     tensors = read_tensors(out_dir, TRAINING_STATE if has_state else WEIGHTS)
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}  # fp16 weights
+    best = config.get("best") if has_state else None  # without the resume file the best G_ema is G_ema
+    if not has_state:
+        tensors = {k: v for k, v in tensors.items() if not k.startswith("G_ema_last.")}
     return TrainState(config["model"], config["train"], tensors, int(config.get("step", 0)),
-                      float(config.get("train_seconds", 0.0)), config.get("source"), config.get("d_kind", "conv"))
+                      float(config.get("train_seconds", 0.0)), config.get("source"), config.get("d_kind", "conv"),
+                      best)
 
 
 def has_saved_state(out_dir) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from .config import ModelConfig, TrainConfig, from_dict
-from .events import ChunkEnded, Event, Failed, Finished, Samples, Saved, Started, Step
+from .events import ChunkEnded, Event, Failed, Finished, Monitored, Samples, Saved, Started, Step
 from .models import describe_device, load_source, pick_device
 from .strategies import SourceModels
 from .train_state import TrainState, has_saved_state, load_train_state, save_train_state
@@ -62,11 +62,11 @@ def train(cfg: TrainConfig, images: torch.Tensor, out_dir=None, source: SourceMo
         yield Failed(outcome.step, f"{outcome.message}; {kept}. {outcome.advice}", path)
         return
     stopped = run.step < cfg.steps
-    if stopped and run.step > start:
+    if stopped and run.step > start and outcome.why != "alarm":
         yield Samples(run.step, run.grid())
     if path:
         yield Saved(run.step, path)
-    yield Finished(run.step, path, stopped)
+    yield Finished(run.step, path, stopped, outcome.message if outcome.why == "alarm" else "")
 
 
 def train_chunk(cfg: TrainConfig, images: torch.Tensor, state: TrainState | None = None, source=None,
@@ -97,17 +97,29 @@ def train_chunk(cfg: TrainConfig, images: torch.Tensor, state: TrainState | None
     outcome = yield from run_steps(run, until, stop, deadline)
     if outcome.failed:
         yield Failed(outcome.step, f"{outcome.message}; the last good step ({run.step}) is kept. {outcome.advice}")
-    elif outcome.why == "stop" or run.step >= cfg.steps:
+    elif outcome.why in ("stop", "alarm") or run.step >= cfg.steps:
         stopped = run.step < cfg.steps
-        if stopped and run.step > start:
+        if stopped and run.step > start and outcome.why == "stop":
             yield Samples(run.step, run.grid())
-        yield Finished(run.step, None, stopped)
-    yield ChunkEnded(run.state(), outcome.failed or outcome.why == "stop" or run.step >= cfg.steps)
+        yield Finished(run.step, None, stopped, outcome.message if outcome.why == "alarm" else "")
+    yield ChunkEnded(run.state(), outcome.failed or outcome.why in ("stop", "alarm") or run.step >= cfg.steps)
+
+
+def _alarm(reading, cfg: TrainConfig, run: TrainingRun) -> str:
+    """Why the monitor ends the run now ("" : it goes on): a collapse always, copying when asked."""
+    kept = f"; the best step ({run.best.step}) is kept" if run.best is not None else ""
+    if reading.verdict == "collapsed":
+        return (f"the samples collapsed at step {reading.step} (diversity {reading.diversity:.2f} of the shots'){kept}. "
+                "Try a lower learning rate or fewer steps")
+    if reading.verdict == "copying" and cfg.stop_when_copying:
+        return f"it started copying the training images at step {reading.step} (memorisation {reading.memorisation:.2f}){kept}"
+    return ""
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """Why run_steps ended: "until" (reached it), "stop", "deadline", "diverged" or "error"."""
+    """Why run_steps ended: "until" (reached it), "stop", "deadline", "alarm" (the monitor ended
+    the run), "diverged" or "error"."""
 
     why: str
     step: int = 0  # the step that failed
@@ -163,6 +175,13 @@ def run_steps(run: TrainingRun, until: int, stop=None, deadline: float | None = 
         yield Step(run.step, cfg.steps, losses, sec_per_step, sec_per_step * (cfg.steps - run.step))
         if sample_now:
             yield Samples(run.step, run.grid())
+        if run.monitor is not None and (run.step % cfg.monitor_every == 0 or run.step == cfg.steps):
+            reading = run.observe()
+            yield Monitored(run.step, reading.memorisation, reading.diversity, reading.fidelity, reading.verdict,
+                            run.best.step if run.best is not None else None)
+            alarm = _alarm(reading, cfg, run)
+            if alarm:
+                return Outcome("alarm", run.step, alarm)
         mark = time.perf_counter()  # time spent by whoever consumed the events is not training
     return Outcome("stop" if run.step < until and (stop is not None and stop.is_set()) else
                    "deadline" if run.step < until else "until")

@@ -11,7 +11,8 @@ from .models import build_discriminator, build_generator, ema_copy, seeded_init
 from .nets import count_params
 from .run_state import StepSnapshot, ema_beta, make_optimizers, update_ema
 from .strategies import RunModels, SourceModels, StepContext, build
-from .train_state import OPTIMIZERS, RNG, TrainState, load_optimizer, module_tensors, optimizer_tensors
+from .monitor import Monitor, Reading, is_better
+from .train_state import BEST, OPTIMIZERS, RNG, TrainState, load_optimizer, module_tensors, optimizer_tensors
 from .checkpoint import load_module_state, split_prefix
 
 
@@ -62,6 +63,10 @@ class TrainingRun:
         # One random stream per run, on the run's device: latents, data order, flips and augmentation.
         self.rng = torch.Generator(device=device)
         self.step, self.seconds = 0, 0.0
+        # The monitor compares samples with the shots; with a single image there is nothing to compare.
+        self.monitor = Monitor(images, mcfg.z_dim, device, self.G_ema) if cfg.monitor_every and len(images) > 1 else None
+        self.best: Reading | None = None  # the keep-best step's reading, and its G_ema on the CPU
+        self.best_tensors: dict[str, torch.Tensor] = {}
         self.reseed()
         self.undo = StepSnapshot([run.G, run.D], self.opts, averages=[self.G_ema])
 
@@ -92,9 +97,11 @@ class TrainingRun:
         for prefix, opt in zip(OPTIMIZERS, self.opts):
             tensors.update(optimizer_tensors(prefix, opt))
         tensors[RNG] = self.rng.get_state().clone()
+        tensors.update(self.best_tensors)
         return TrainState(to_dict(self.mcfg), to_dict(self.cfg), tensors, self.step, self.seconds,
                           run.source.name if run.source else None,
-                          "conv" if hasattr(run.D, "blocks") else "projected")
+                          "conv" if hasattr(run.D, "blocks") else "projected",
+                          vars(self.best).copy() if self.best is not None else None)
 
     def load(self, state: TrainState, label: str = "the saved run") -> None:
         run = self.models
@@ -103,10 +110,21 @@ class TrainingRun:
         for prefix, opt in zip(OPTIMIZERS, self.opts):
             load_optimizer(opt, state.tensors, prefix)
         self.step, self.seconds = state.step, state.seconds
+        if state.best is not None:
+            self.best = Reading(**state.best)
+            self.best_tensors = {k: v for k, v in state.tensors.items() if k.startswith(BEST)}
         if RNG in state.tensors:
             self.rng.set_state(state.tensors[RNG])
         else:
             self.reseed()
+
+    # -- the monitor
+    def observe(self) -> Reading:
+        """Read the monitor now; with keep_best, keep G_ema if this step is the best so far."""
+        reading = self.monitor.read(self.G_ema, self.step)
+        if self.cfg.keep_best and is_better(reading, self.best):
+            self.best, self.best_tensors = reading, module_tensors(BEST + "G_ema", self.G_ema)
+        return reading
 
     # -- sampling
     @torch.no_grad()

@@ -10,7 +10,7 @@ from .explore import (compare, download_samples, interpolate, make_gif, make_mp4
                       refresh_singles, select_seed, show_seeds)
 from .plumbing import (training_device, DEFAULT_STEPS, EXAMPLES, EXPLORE_CONCURRENCY, NONE_SOURCE, TRAIN_CONCURRENCY, new_session,
                        on_state_deleted, on_unload)
-from .setup_tabs import (choose_preset, continue_button, continue_run, loss_frame, refresh_sources, score_kid,
+from .setup_tabs import (choose_preset, continue_button, continue_run, loss_frame, monitor_frame, refresh_sources, score_kid,
                          source_info, stop_run, suggest_source, train_run, upload_images, use_example)
 
 
@@ -131,8 +131,14 @@ def build_demo() -> gr.Blocks:
                                               format="png", elem_id="source_samples")
                     samples = gr.Image(label="Fine-tuned samples (fixed latents)", interactive=False,
                                        format="png", elem_id="samples")
-                loss_plot = gr.LinePlot(loss_frame([]), x="step", y="loss", color="term", label="Losses",
-                                        elem_id="loss_plot")
+                with gr.Row():
+                    loss_plot = gr.LinePlot(loss_frame([]), x="step", y="loss", color="term", label="Losses",
+                                            elem_id="loss_plot")
+                    monitor_plot = gr.LinePlot(monitor_frame([]), x="step", y="value", color="signal",
+                                               label="Monitor: copying (~1 healthy, → 0 copies), diversity "
+                                                     "(→ 0 collapsed), fidelity ×10 (lower is closer)",
+                                               elem_id="monitor_plot")
+                monitor_text = gr.Markdown("", elem_id="monitor")
                 with gr.Row():
                     with gr.Column():
                         with gr.Row():
@@ -216,7 +222,7 @@ def build_demo() -> gr.Blocks:
         explore_outputs = [seed_gallery, explore_label, cmp_source, cmp_tuned, interp_img, pca_img]
         explore_inputs = [sess, source, start_seed, psi, selected, interp_seeds, interp_t, *amounts]
         train_inputs = [sess, source, strategies, steps, lr, batch, seed, *options]
-        train_outputs = [loss_plot, samples, source_samples, progress, status, run_file]
+        train_outputs = [loss_plot, samples, source_samples, progress, status, run_file, monitor_plot, monitor_text]
         train_opts = dict(concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY, show_progress="minimal")
         run = start.click(train_run, train_inputs, train_outputs, api_name="train", **train_opts)
         run_on = resume.click(continue_run, train_inputs, train_outputs, api_name="continue", **train_opts)

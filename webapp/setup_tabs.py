@@ -10,7 +10,7 @@ import appkit as sup
 
 from . import plumbing
 from .plumbing import EXAMPLES, KID_SAMPLES, NONE_SOURCE, bind, guarded
-from .text import describe_images, describe_result, kid_report, progress_html, source_summary
+from .text import describe_images, describe_result, kid_report, monitor_report, progress_html, source_summary
 
 
 # ----------------------------------------------------------------------------- 1. images
@@ -97,6 +97,14 @@ def loss_frame(rows, max_points: int = 300) -> pd.DataFrame:
     return df[["step", "loss", "term"]]
 
 
+def monitor_frame(readings) -> pd.DataFrame:
+    """The monitor's signals in long format (step, value, signal); fidelity (a KID) x10 so that it
+    shares the axis with the two ratios."""
+    rows = [(r.step, v, name) for r in readings for name, v in
+            (("copying", r.memorisation), ("diversity", r.diversity), ("fidelity ×10", 10 * r.fidelity))]
+    return pd.DataFrame(rows, columns=["step", "value", "signal"])
+
+
 def _run_zip(sess: sup.Session):
     path = sess.run_zip()
     return str(path) if path else None
@@ -123,7 +131,8 @@ def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed
         what = f"{len(live.images)} images, {' + '.join(cfg.strategies)}"
         how = (f"Continuing the stopped run from step {from_step} to {cfg.steps}: {what}" if resume else
                f"{'Starting over' if replacing else 'Starting'}: {what}, {cfg.steps} steps")
-        yield (loss_frame([]), None, source_img, progress_html(from_step or 0, cfg.steps), f"{how}…", None)
+        yield (loss_frame([]), None, source_img, progress_html(from_step or 0, cfg.steps), f"{how}…", None,
+               monitor_frame([]), "")
         for snap in frames:
             samples = sup.grid(snap.samples) if snap.new_samples and snap.samples is not None else gr.skip()
             if snap.done:
@@ -131,7 +140,8 @@ def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed
             progress = progress_html(snap.step, snap.total_steps, snap.sec_per_step, snap.eta_seconds)
             text = (f"Training on {snap.device}: step {snap.step} / {snap.total_steps}; samples from "
                     f"step {max(snap.samples_step, 0)}." if snap.device else "Setting up the run…")
-            yield loss_frame(snap.rows), samples, gr.skip(), progress, text, gr.skip()
+            yield (loss_frame(snap.rows), samples, gr.skip(), progress, text, gr.skip(),
+                   monitor_frame(snap.readings), monitor_report(snap.readings))
         samples = sup.grid(snap.samples) if snap.samples is not None else gr.skip()  # the final grid, always
         save_error = sess.end_run(live)
         if isinstance(snap.result, Failed):
@@ -140,7 +150,8 @@ def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed
             gr.Warning(save_error)
         progress = progress_html(live.step, snap.total_steps, snap.sec_per_step, done=True)
         text = describe_result(snap.result, time.monotonic() - t0, from_step)
-        yield loss_frame(snap.rows), samples, gr.skip(), progress, text, _run_zip(sess)
+        yield (loss_frame(snap.rows), samples, gr.skip(), progress, text, _run_zip(sess),
+               monitor_frame(snap.readings), monitor_report(snap.readings, final=True))
     finally:  # cancelled (a closed tab, job.cancel()) or failed: the run stops where it is, saved
         if not live.ended.is_set():
             frames.close()  # stops a running chunk after its current step and keeps that step

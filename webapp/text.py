@@ -36,10 +36,36 @@ def describe_result(result: Finished | Failed, elapsed: float | None = None, con
     if isinstance(result, Failed):
         kept = " The last good weights are kept." if result.path else ""
         return f"**Training failed** at step {result.step}: {result.message}{kept}"
+    if result.stopped and result.reason:
+        return f"**Stopped by the monitor** at step {result.step}{took}: {result.reason}."
     if result.stopped:
         return (f"**Stopped** at step {result.step}{took}; the model so far is saved. "
                 f"Explore it in tab 4, download it below, or press *Continue from step {result.step}*.")
     return f"**Done**: {result.step} steps{took}. Explore the model in tab 4, score it, or download it below."
+
+
+MONITOR_MEANING = {
+    "far from the shots": "the samples are still far from your images (normal early in a transfer)",
+    "healthy": "the samples sit among your images the way your images sit among each other",
+    "starting to copy": "the samples are getting close to copies of your images; consider stopping",
+    "copying": "the samples are near-copies of your images: more steps will not help",
+    "collapsed": "the samples all look alike: the run failed (try a lower learning rate)",
+}
+
+
+def monitor_report(readings, final: bool = False) -> str:
+    """The monitor's latest verdict, its numbers, and which step is kept."""
+    if not readings:
+        return ""
+    r = readings[-1]
+    best = f" Best step so far: **{r.best_step}**." if r.best_step is not None else ""
+    if final and r.best_step is not None:
+        best = (f" Explore and the download use the best step, **{r.best_step}** (lowest fidelity while not "
+                f"copying or collapsed); the last step, {r.step}, is kept too." if r.best_step != r.step else
+                f" The last step, {r.step}, is also the best one.")
+    return (f"**Monitor at step {r.step}: {r.verdict}** — {MONITOR_MEANING[r.verdict]}. Copying {r.memorisation:.2f} "
+            f"(~1 healthy, towards 0 copies), diversity {r.diversity:.2f} (of your images'), fidelity "
+            f"{r.fidelity:.4f} (KID to your images, random-CNN space).{best}")
 
 
 def _code(name: str) -> str:

@@ -1,0 +1,103 @@
+"""The live monitor: is the run copying its shots, has it collapsed, is it getting closer?
+
+Every `monitor_every` steps G_ema draws a fixed batch of latents and the samples are compared with
+the training shots in the random-CNN space (tgan.random_features: cheap, already used for
+scoring, and trained on nothing, so no strategy optimises against it; no Inception in the loop):
+- memorisation = median over samples of the distance to the nearest shot, divided by the median
+  over shots of the distance to the nearest other shot. About 1: samples sit among the shots the
+  way the shots sit among each other. Falling towards 0: samples are near-copies of shots.
+- diversity = mean pairwise distance of the samples / that of the shots. Collapse: below 0.25
+  and below half of what the run started from (G_ema before any update), so a source that was
+  never as varied as the shots does not raise the alarm at once.
+- fidelity = KID of the samples against the shots (lower is closer).
+
+The keep-best rule (is_better): the best step is the one with the lowest fidelity among readings
+whose memorisation and diversity are both above their alarm thresholds."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import metrics
+from .random_features import RandomCNNFeatures
+
+COPYING = 0.35  # memorisation below this: "copying" (and the copying alarm)
+STARTING_TO_COPY = 0.6  # below this: "starting to copy"
+FAR = 2.0  # above this: samples are still far from the shots (early in a transfer)
+COLLAPSED = 0.25  # diversity below this, and below half the starting diversity: "collapsed" (an alarm)
+SAMPLES = 64  # latents in the fixed monitoring batch
+LATENT_SEED = 7_777  # not the sample grid's seed: the monitor's batch is its own
+
+
+@dataclass(frozen=True)
+class Reading:
+    step: int
+    memorisation: float
+    diversity: float
+    fidelity: float
+    start_diversity: float  # the diversity of G_ema before the run's first update
+
+    @property
+    def collapsed(self) -> bool:
+        return self.diversity < COLLAPSED and self.diversity < 0.5 * self.start_diversity
+
+    @property
+    def verdict(self) -> str:
+        if self.collapsed:
+            return "collapsed"
+        if self.memorisation < COPYING:
+            return "copying"
+        if self.memorisation < STARTING_TO_COPY:
+            return "starting to copy"
+        return "far from the shots" if self.memorisation > FAR else "healthy"
+
+    @property
+    def acceptable(self) -> bool:
+        """May this step be kept as the best one?"""
+        return not self.collapsed and self.memorisation >= COPYING
+
+
+def is_better(reading: Reading, best: Reading | None) -> bool:
+    """The keep-best rule: fidelity improved while memorisation and diversity stay above their
+    alarm thresholds."""
+    return reading.acceptable and (best is None or reading.fidelity < best.fidelity)
+
+
+class Monitor:
+    """Measures G_ema against the shots (N, 3, R, R) uint8; features of the shots are computed once."""
+
+    def __init__(self, shots: torch.Tensor, z_dim: int, device: torch.device, G_start):
+        """G_start: the run's generator before any update (its diversity is the collapse baseline)."""
+        if len(shots) < 2:
+            raise ValueError("the monitor needs at least 2 training images")
+        self.features = RandomCNNFeatures(device)
+        self.shot_feats = self.features(shots.float() / 127.5 - 1.0)  # (N, d)
+        self.shot_nn = float(np.median(_nn_distances(self.shot_feats, self.shot_feats, skip_self=True)))
+        self.shot_spread = metrics.diversity(self.shot_feats)
+        self.z = torch.randn(SAMPLES, z_dim, generator=torch.Generator().manual_seed(LATENT_SEED)).to(device)
+        self.start_diversity = self._diversity(self._features(G_start))
+
+    @torch.no_grad()
+    def _features(self, G) -> np.ndarray:
+        return self.features(G(self.z).float().clamp(-1, 1))  # (SAMPLES, d)
+
+    def _diversity(self, feats: np.ndarray) -> float:
+        return metrics.diversity(feats) / max(self.shot_spread, 1e-12)
+
+    def read(self, G_ema, step: int) -> Reading:
+        feats = self._features(G_ema)
+        nearest = float(np.median(_nn_distances(feats, self.shot_feats)))
+        kid, _ = metrics.kid(feats, self.shot_feats, n_subsets=50)
+        return Reading(step, nearest / max(self.shot_nn, 1e-12), self._diversity(feats), float(kid),
+                       self.start_diversity)
+
+
+def _nn_distances(query: np.ndarray, base: np.ndarray, skip_self: bool = False) -> np.ndarray:
+    """Distance from each query row to its nearest base row (the row itself excluded when
+    query is base)."""
+    d = torch.cdist(torch.as_tensor(query, dtype=torch.float64), torch.as_tensor(base, dtype=torch.float64))
+    if skip_self:
+        d.fill_diagonal_(float("inf"))
+    return d.min(dim=1).values.numpy()
