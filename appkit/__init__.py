@@ -15,7 +15,7 @@ from tgan.errors import CheckpointError, DataError
 from tgan.subsets import HOLDOUT_MIN_IMAGES
 from .files import (app_root, checkpoints_root, load_model_config, model_card_line, source_names,
                     source_path, zip_files, zip_images, zip_run)
-from .handles import ModelHandle, inference_threads, nearest_source, score_events, source_grid, source_handle
+from .handles import ModelHandle, advice, inference_threads, score_events, source_grid, source_handle
 from .limits import (CHUNK_SECONDS, EXAMPLE_SETS, EXPLORE_THREADS, GALLERY_SEEDS, LR_RANGE, MAX_BATCH, MAX_INTERP_SEEDS,
                      MAX_STEPS, MAX_VIDEO_FRAMES, PCA_COMPONENTS, SEED_MAX, TRAIN_THREADS, as_float, as_int,
                      base_note, make_config, option_specs, parse_seeds, preset_strategies)
@@ -27,7 +27,7 @@ __all__ = [
     "CheckpointError", "DataError", "HOLDOUT_MIN_IMAGES",
     "app_root", "checkpoints_root", "load_model_config", "model_card_line", "source_names", "source_path",
     "zip_files", "zip_images", "zip_run",
-    "ModelHandle", "inference_threads", "nearest_source", "score_events", "source_grid", "source_handle",
+    "ModelHandle", "advice", "inference_threads", "score_events", "source_grid", "source_handle",
     "CHUNK_SECONDS", "EXAMPLE_SETS", "EXPLORE_THREADS", "GALLERY_SEEDS", "LR_RANGE", "MAX_BATCH", "MAX_INTERP_SEEDS",
     "MAX_STEPS", "MAX_VIDEO_FRAMES", "PCA_COMPONENTS", "SEED_MAX", "TRAIN_THREADS",
     "as_float", "as_int", "base_note", "make_config", "option_specs", "parse_seeds", "preset_strategies",

@@ -181,32 +181,14 @@ def score_events(model: ModelHandle, reference: ImageSet, n_samples: int, train:
                                      extractors=scoring.default_extractors("cpu"))
 
 
-def nearest_source(images: ImageSet, max_images: int = 64) -> tuple[str | None, dict[str, float]]:
-    """The bundled source nearest to `images`: the smallest KID between (up to max_images of)
-    them and each source's fingerprint, in Inception features. A low-level space (the random
-    CNN) puts line-art faces next to kanji, and the v1 sources' own samples are too poor to
-    compare with; Inception features of real training images tell faces from glyphs. Sources
-    without a fingerprint are not candidates. Returns (name or None, KID per source)."""
-    from tgan import metrics
-    from tgan.subsets import random_subset
+def advice(images: ImageSet):
+    """tgan.advisor's advice for the uploads: the nearest bundled source (by the shipped
+    fingerprints; sources without one are not candidates), the preset and steps, and why."""
+    from tgan.advisor import advise
     from .files import source_names
 
-    prints = {}
-    for name in source_names():
-        try:
-            found = source_handle(name).fingerprint()
-        except (ValueError, OSError):
-            continue  # a source that cannot be loaded (CheckpointError) is simply not suggested
-        if found is not None:
-            prints[name] = found
-    if not prints:
-        return None, {}
     with inference_threads():
-        feats = metrics.InceptionFeatures("cpu")(random_subset(images, max_images, seed=0).as_float())
-    kids = {name: metrics.kid(feats, fp, n_subsets=20)[0] for name, fp in prints.items()}
-    kids = {k: v for k, v in kids.items() if v == v}  # nan: too few images to compare
-    best = min(kids, key=kids.get) if kids else None
-    return best, kids
+        return advise(images, {name: source_path(name) for name in source_names()})
 
 
 def source_grid(handle: ModelHandle, cfg: TrainConfig) -> torch.Tensor:

@@ -404,13 +404,15 @@ def test_the_page_builds_without_any_source(tmp_path, monkeypatch):
     assert dropdown.value == "" and dropdown.choices == [plumbing.NONE_SOURCE]
 
 
-def test_upload_preselects_the_nearest_bundled_source(sess, monkeypatch):
+def test_upload_gets_advice_and_the_nearest_bundled_source(sess, monkeypatch):
     """The line-art faces example is nearest to the faces source (by the shipped fingerprints),
     though the dropdown was on emoji."""
     from tgan.paths import CHECKPOINTS
 
     monkeypatch.setenv("TGAN_CHECKPOINTS", str(CHECKPOINTS))
     setup_tabs.use_example("faces-lorelei", sess, "emoji")
-    update = setup_tabs.suggest_source(sess, "emoji")
-    assert update["value"] == "faces"
-    assert setup_tabs.suggest_source(sess, "faces") == gr.skip()  # already the nearest: left alone
+    source, preset, panel = setup_tabs.advise_run(sess, "emoji", "FreezeD + DiffAug")
+    assert source["value"] == "faces" and preset["value"] == "recommended"
+    assert "**Advice**: source **faces**, preset **recommended**" in panel and "Why:" in panel
+    source, preset, _ = setup_tabs.advise_run(sess, "faces", "recommended")
+    assert source == gr.skip() and preset == gr.skip()  # already chosen: left alone

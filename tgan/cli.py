@@ -112,6 +112,31 @@ def cmd_strategies(a) -> None:
         print(f"  {name:{w}s} {' + '.join(names)}\n  {'':{w}s} {why}")
 
 
+def cmd_advise(a) -> None:
+    from .advisor import advise
+    from .checkpoint import read_config
+    from .data import load_images
+    from .models import list_sources
+    from .paths import CHECKPOINTS, resolve_model
+
+    sources = {p.name: p for p in list_sources(CHECKPOINTS)}
+    chosen = None
+    if a.source:
+        folder = resolve_model(a.source)
+        chosen, sources[folder.name] = folder.name, folder
+    resolution = read_config(sources[chosen])["model"]["resolution"] if chosen else 64
+    advice = advise(load_images(a.data, resolution), sources, chosen)
+    if a.json:
+        print(json.dumps({k: advice.summary()[k] for k in ("source", "preset", "steps", "why")}))
+        return
+    print(f"source {advice.source}, preset {advice.preset}, {advice.steps} steps")
+    if advice.distance is not None:
+        print(f"distance of the source's samples to your images: KID {advice.distance:.4f} (random-CNN space)")
+    print(f"why: {advice.why}")
+    print(f"run it: tgan finetune --source {advice.source} --data {' '.join(a.data)} --strategy {advice.preset} "
+          f"--steps {advice.steps} --keep-best --out runs/mine")
+
+
 def cmd_eval(a) -> None:
     from tqdm import tqdm
 
@@ -217,6 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("strategies", help="list strategies and presets with why each exists")
     s.set_defaults(fn=cmd_strategies)
+
+    s = sub.add_parser("advise", help="which source, preset and step count suit your images, and why")
+    s.add_argument("--data", required=True, nargs="+", help="image folder, .zip or files")
+    s.add_argument("--source", help="fix the source (folder or bundled name) instead of picking the nearest")
+    s.add_argument("--json", action="store_true", help='one JSON object: {"source", "preset", "steps", "why"}')
+    s.set_defaults(fn=cmd_advise)
 
     s = sub.add_parser("eval", help="score a model or a folder of samples against real images (KID, FID, ...)")
     g = s.add_mutually_exclusive_group(required=True)

@@ -11,7 +11,7 @@ from .explore import (compare, download_samples, interpolate, make_gif, make_mp4
 from .plumbing import (training_device, DEFAULT_STEPS, EXAMPLES, EXPLORE_CONCURRENCY, NONE_SOURCE, TRAIN_CONCURRENCY, new_session,
                        on_state_deleted, on_unload)
 from .setup_tabs import (choose_preset, continue_button, continue_run, loss_frame, monitor_frame, refresh_sources, score_kid,
-                         source_info, stop_run, suggest_source, train_run, upload_images, use_example)
+                         source_info, stop_run, advise_run, train_run, upload_images, use_example)
 
 
 CSS = """
@@ -83,6 +83,7 @@ def build_demo() -> gr.Blocks:
                                                  value=names[0] if names else "", label="Source model",
                                                  scale=4, elem_id="source")
                             refresh = gr.Button("↻", size="sm", scale=0, min_width=40, elem_id="refresh_sources")
+                        advice = gr.Markdown("", elem_id="advice")
                         source_card = gr.Markdown(elem_id="source_card")
                         source_preview = gr.Image(label="What the source makes", interactive=False,
                                                   format="png", elem_id="source_preview")
@@ -203,12 +204,12 @@ def build_demo() -> gr.Blocks:
         fast = dict(concurrency_id="explore", concurrency_limit=EXPLORE_CONCURRENCY)
         live = dict(show_progress="hidden", trigger_mode="always_last", **fast)
         files.upload(upload_images, [files, sess, source], [gallery, summary], api_name="upload").success(
-            suggest_source, [sess, source], source, api_name="suggest_source")
+            advise_run, [sess, source, preset], [source, preset, advice], api_name="advise")
         files.clear(upload_images, [files, sess, source], [gallery, summary], api_visibility="private")
         for name, button in example_buttons.items():
             button.click(use_example, [gr.State(name), sess, source], [gallery, summary, files],
                          api_name=f"example_{name.replace('-', '_')}").success(
-                suggest_source, [sess, source], source, api_visibility="private")
+                advise_run, [sess, source, preset], [source, preset, advice], api_visibility="private")
         next_2.click(lambda: gr.Tabs(selected="source"), None, tabs, api_visibility="private")
         next_3.click(lambda: gr.Tabs(selected="train"), None, tabs, api_visibility="private")
 

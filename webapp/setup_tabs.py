@@ -10,7 +10,7 @@ import appkit as sup
 
 from . import plumbing
 from .plumbing import EXAMPLES, KID_SAMPLES, NONE_SOURCE, bind, guarded
-from .text import describe_images, describe_result, kid_report, monitor_report, progress_html, source_summary
+from .text import advice_text, describe_images, describe_result, kid_report, monitor_report, progress_html, source_summary
 
 
 # ----------------------------------------------------------------------------- 1. images
@@ -51,17 +51,18 @@ def use_example(name, sess: sup.Session, source, request: gr.Request = None):
 
 
 @guarded
-def suggest_source(sess: sup.Session, current):
-    """After new images: pre-select the bundled source whose samples are nearest to them."""
+def advise_run(sess: sup.Session, current_source, current_preset):
+    """After new images: the advisor's panel on tab 2, and its source and preset pre-selected
+    (each left alone when it is already chosen). The steps are only advised: the slider may hold
+    the user's own number."""
     if not sess.upload_paths:
-        return gr.skip()
-    name, kids = sup.nearest_source(sess.images(64))
-    if name is None or name == current:
-        return gr.skip()
-    others = ", ".join(f"{n} {1e3 * k:.0f}" for n, k in sorted(kids.items(), key=lambda kv: kv[1]))
-    gr.Info(f"Source set to {name}: its samples are nearest to your images (KID ×10³ in the random-CNN "
-            f"space: {others}). You can pick another on tab 2.")
-    return gr.update(value=name)  # the dropdown keeps its choices; only the selection moves
+        return gr.skip(), gr.skip(), gr.skip()
+    tip = sup.advice(sess.images(64))
+    source = gr.update(value=tip.source) if tip.source and tip.source != current_source else gr.skip()
+    preset = gr.update(value=tip.preset) if tip.preset != current_preset else gr.skip()
+    if tip.source and tip.source != current_source:
+        gr.Info(f"Source set to {tip.source}: its training images are nearest to yours. See the advice on tab 2.")
+    return source, preset, advice_text(tip)
 
 
 # ----------------------------------------------------------------------------- 2. source and strategy
