@@ -16,7 +16,8 @@ from tgan.data import DataError, ImageSet, load_images
 from tgan.events import Finished
 from tgan.models import generator_from_tensors
 from tgan.strategies.registry import build as build_strategies
-from tgan.subsets import holdout_split
+from tgan.doctor import examine
+from tgan.subsets import holdout_split, keep_only
 from tgan.train_state import TrainState
 from .files import app_root, source_path, zip_run
 from .handles import ModelHandle, source_handle
@@ -53,6 +54,7 @@ class Session:
     run_source: str | None = None  # source of the run in progress / last run
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
     closed: bool = False
+    train_on: list[int] | None = None  # the dataset doctor's pick (near-duplicates left out); None: all
     _training: threading.Lock = field(default_factory=threading.Lock)  # held by the one run in this tab
 
     def __deepcopy__(self, memo):  # gr.State copies initial values; a session is never copied
@@ -91,7 +93,7 @@ class Session:
 
     def _replace_images(self, files: list[Path], label: str) -> None:
         old = [p for p in self.upload_paths if self._workdir and self._workdir in p.parents]
-        self.upload_paths, self.upload_label, self._image_sets = list(files), label, {}
+        self.upload_paths, self.upload_label, self._image_sets, self.train_on = list(files), label, {}, None
         for folder in {p.parent for p in old} - {p.parent for p in files}:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -106,10 +108,20 @@ class Session:
             self._image_sets[resolution] = load_images(self.upload_paths, resolution)
         return self._image_sets[resolution]
 
+    def check_images(self):
+        """The dataset doctor's findings for the uploads; what it leaves out (near-duplicates) is
+        left out of training from now on."""
+        findings, self.train_on = examine(self.images(64))
+        return findings
+
     def split(self, resolution: int) -> tuple[ImageSet, ImageSet | None]:
         """(images the run trains on, images held out for scoring or None): with 20 or more
-        images, a seeded 20% is held out so the score measures generalisation, not copying."""
-        return holdout_split(self.images(resolution), seed=0)
+        images, a seeded 20% is held out so the score measures generalisation, not copying.
+        Images the dataset doctor left out are in neither."""
+        images = self.images(resolution)
+        if self.train_on is not None and len(self.train_on) < len(images.names):
+            images = keep_only(images, self.train_on)
+        return holdout_split(images, seed=0)
 
     # -- runs
     @property

@@ -404,6 +404,15 @@ def test_the_page_builds_without_any_source(tmp_path, monkeypatch):
     assert dropdown.value == "" and dropdown.choices == [plumbing.NONE_SOURCE]
 
 
+def test_the_dataset_doctor_table_and_what_it_leaves_out(app_env, app_image_files, sess):
+    setup_tabs.upload_images([str(p) for p in app_image_files["all"]], sess, "tiny")
+    table = setup_tabs.check_images(sess)
+    rows = {(r.file, r.finding) for r in table.itertuples(index=False)}
+    assert {("copy.png", "duplicate"), ("notes.txt", "unreadable"), ("broken.png", "unreadable")} <= rows
+    assert all(table["what tgan does"])
+    assert sess.train_on is not None and len(sess.split(32)[0].names) == len(sess.train_on)
+
+
 def test_upload_gets_advice_and_the_nearest_bundled_source(sess, monkeypatch):
     """The line-art faces example is nearest to the faces source (by the shipped fingerprints),
     though the dropdown was on emoji."""

@@ -82,6 +82,11 @@ def test_walkthrough(app_page_url, app_image_files):
         sync_api.expect(summary).to_contain_text("8 images ready")
         sync_api.expect(summary).to_contain_text("notes.txt")
         sync_api.expect(page.locator("#images_gallery img")).to_have_count(8)
+        # the dataset doctor's table names each problem file and what is done about it
+        doctor = page.locator("#doctor")
+        sync_api.expect(doctor).to_contain_text("copy.png")
+        sync_api.expect(doctor).to_contain_text("duplicate")
+        sync_api.expect(doctor).to_contain_text("broken.png")
         # the gallery's heading sits above it, not as a chip over the first thumbnails
         heading = page.locator("#images_gallery_label").bounding_box()
         assert heading["y"] + heading["height"] <= page.locator("#images_gallery img").first.bounding_box()["y"]

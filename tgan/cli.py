@@ -137,6 +137,23 @@ def cmd_advise(a) -> None:
           f"--steps {advice.steps} --keep-best --out runs/mine")
 
 
+def cmd_doctor(a) -> None:
+    from .data import load_images
+    from .doctor import examine
+
+    images = load_images(a.data, a.resolution)
+    findings, keep = examine(images, a.shots or None)
+    if a.json:
+        print(json.dumps({"usable": len(images.names), "train_on": len(keep),
+                          "findings": [f.row() for f in findings]}))
+        return
+    print(f"{len(images.names)} usable images; {len(keep)} to train on")
+    for f in findings:
+        print(f"{f.file}: {f.kind} ({f.detail}) -> {f.action}")
+    if not findings:
+        print("nothing to report")
+
+
 def cmd_eval(a) -> None:
     from tqdm import tqdm
 
@@ -248,6 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--source", help="fix the source (folder or bundled name) instead of picking the nearest")
     s.add_argument("--json", action="store_true", help='one JSON object: {"source", "preset", "steps", "why"}')
     s.set_defaults(fn=cmd_advise)
+
+    s = sub.add_parser("doctor", help="check a set of images before training: duplicates, crops, outliers, ...")
+    s.add_argument("--data", required=True, nargs="+", help="image folder, .zip or files")
+    s.add_argument("--resolution", type=int, default=64)
+    s.add_argument("--shots", type=int, default=0, help="the shots you plan to train with (0: all)")
+    s.add_argument("--json", action="store_true", help='one JSON object: {"usable", "train_on", "findings": [...]}')
+    s.set_defaults(fn=cmd_doctor)
 
     s = sub.add_parser("eval", help="score a model or a folder of samples against real images (KID, FID, ...)")
     g = s.add_mutually_exclusive_group(required=True)

@@ -41,6 +41,15 @@ class _Refused(ValueError):
     """decode_image's own readable reasons (as opposed to a decoder's internal ValueError)."""
 
 
+@dataclass(frozen=True)
+class Original:
+    """What a kept image was before it became a square crop (the dataset doctor reads these)."""
+
+    width: int
+    height: int
+    transparent: bool  # had pixels with alpha < 255 (composited on white)
+
+
 @dataclass
 class ImageSet:
     images: torch.Tensor  # (N, 3, R, R) uint8
@@ -48,6 +57,7 @@ class ImageSet:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
     duplicates: list[str] = field(default_factory=list)  # names dropped as exact duplicates
     notes: list[str] = field(default_factory=list)  # e.g. "kept the first 1000 images ..."
+    originals: list[Original] = field(default_factory=list)  # each kept image as it was in its file
 
     def as_float(self) -> torch.Tensor:
         return self.images.float() / 127.5 - 1.0  # (N, 3, R, R) in [-1, 1]
@@ -104,6 +114,16 @@ def _sniff(data: bytes) -> str:
 
 def decode_image(data: bytes, resolution: int) -> Image.Image:
     """Bytes -> upright RGB square at `resolution`. Raises ValueError with a readable reason."""
+    return _decode(data, resolution)[0]
+
+
+def _transparent(img: Image.Image) -> bool:
+    if img.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in img.info:
+        return False
+    return img.convert("RGBA").getchannel("A").getextrema()[0] < 255
+
+
+def _decode(data: bytes, resolution: int) -> tuple[Image.Image, Original]:
     if not data:
         raise ValueError("the file is empty (0 bytes)")
     if len(data) > MAX_FILE_BYTES:
@@ -121,7 +141,8 @@ def decode_image(data: bytes, resolution: int) -> Image.Image:
             img.draft("RGB", (resolution * 4, resolution * 4))  # cheap JPEG downscale on decode
             img.load()
             img = ImageOps.exif_transpose(img)  # phone photos: make them upright
-            return _centre_square(_to_rgb(img), resolution)
+            original = Original(img.width, img.height, _transparent(img))
+            return _centre_square(_to_rgb(img), resolution), original
     except _Refused:
         raise
     except UnidentifiedImageError:
@@ -248,7 +269,7 @@ def load_images(paths, resolution: int = 64, max_images: int | None = DEFAULT_MA
 
     Reading stops once max_images distinct images are kept (a note says how many were skipped)."""
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    kept, names, rejected, duplicates, seen, notes = [], [], [], [], set(), []
+    kept, names, rejected, duplicates, seen, notes, originals = [], [], [], [], set(), [], []
     with contextlib.ExitStack() as stack:
         sources = _sources(paths, stack)
         for i, (name, read) in enumerate(sources):
@@ -257,7 +278,7 @@ def load_images(paths, resolution: int = 64, max_images: int | None = DEFAULT_MA
                              f"{len(sources) - i} of {len(sources)} files were not read")
                 break
             try:
-                img = decode_image(read(), resolution)
+                img, original = _decode(read(), resolution)
             except DataError:
                 raise
             except ValueError as exc:
@@ -271,10 +292,11 @@ def load_images(paths, resolution: int = 64, max_images: int | None = DEFAULT_MA
             seen.add(digest)
             kept.append(arr)
             names.append(name)
+            originals.append(original)
     if not kept:
         raise DataError(_nothing_usable(paths, sources, rejected))
     images = torch.from_numpy(np.stack(kept)).permute(0, 3, 1, 2).contiguous()  # (N, 3, R, R)
-    return ImageSet(images, names, rejected, duplicates, notes)
+    return ImageSet(images, names, rejected, duplicates, notes, originals)
 
 
 def _nothing_usable(paths, sources, rejected) -> str:

@@ -38,6 +38,13 @@ def holdout_split(images: ImageSet, seed: int = 0) -> tuple[ImageSet, ImageSet |
     return ImageSet(train.images, train.names, images.rejected, images.duplicates, images.notes), heldout
 
 
+def keep_only(images: ImageSet, indices: list[int]) -> ImageSet:
+    """The images at `indices` (e.g. the dataset doctor's "train on" list), with the set's notes."""
+    idx = torch.tensor(sorted(indices), dtype=torch.long)
+    return ImageSet(images.images[idx], [images.names[i] for i in idx.tolist()], images.rejected,
+                    images.duplicates, images.notes, [images.originals[i] for i in idx.tolist()] if images.originals else [])
+
+
 def pick_shots(images: ImageSet, k: int, seed: int) -> tuple[ImageSet, ImageSet]:
     """Draw k training images by seed; the rest are held out (for honest evaluation)."""
     n = len(images.names)

@@ -11,7 +11,8 @@ from .explore import (compare, download_samples, interpolate, make_gif, make_mp4
 from .plumbing import (training_device, DEFAULT_STEPS, EXAMPLES, EXPLORE_CONCURRENCY, NONE_SOURCE, TRAIN_CONCURRENCY, new_session,
                        on_state_deleted, on_unload)
 from .setup_tabs import (choose_preset, continue_button, continue_run, loss_frame, monitor_frame, refresh_sources, score_kid,
-                         source_info, stop_run, advise_run, train_run, upload_images, use_example)
+                         source_info, stop_run, advise_run, check_images, DOCTOR_COLUMNS, train_run, upload_images,
+                         use_example)
 
 
 CSS = """
@@ -65,6 +66,8 @@ def build_demo() -> gr.Blocks:
                                     example_buttons[name] = gr.Button(label, size="sm", elem_id=f"ex_{name}")
                     with gr.Column(scale=3):
                         summary = gr.Markdown("No images yet.", elem_id="upload_summary")
+                        doctor = gr.Dataframe(headers=DOCTOR_COLUMNS, label="Dataset check: what could spoil a "
+                                              "run, file by file", interactive=False, wrap=True, elem_id="doctor")
                         # The label as a heading above, not a chip over the first thumbnails; no preview
                         # mode, so one image stays a thumbnail instead of filling the box.
                         gr.Markdown("**What the model will see**", elem_id="images_gallery_label")
@@ -203,12 +206,14 @@ def build_demo() -> gr.Blocks:
         # ---------------------------------------------------------------- events
         fast = dict(concurrency_id="explore", concurrency_limit=EXPLORE_CONCURRENCY)
         live = dict(show_progress="hidden", trigger_mode="always_last", **fast)
-        files.upload(upload_images, [files, sess, source], [gallery, summary], api_name="upload").success(
+        uploaded = files.upload(upload_images, [files, sess, source], [gallery, summary], api_name="upload")
+        uploaded.success(check_images, sess, doctor, api_name="doctor").then(
             advise_run, [sess, source, preset], [source, preset, advice], api_name="advise")
         files.clear(upload_images, [files, sess, source], [gallery, summary], api_visibility="private")
         for name, button in example_buttons.items():
             button.click(use_example, [gr.State(name), sess, source], [gallery, summary, files],
                          api_name=f"example_{name.replace('-', '_')}").success(
+                check_images, sess, doctor, api_visibility="private").then(
                 advise_run, [sess, source, preset], [source, preset, advice], api_visibility="private")
         next_2.click(lambda: gr.Tabs(selected="source"), None, tabs, api_visibility="private")
         next_3.click(lambda: gr.Tabs(selected="train"), None, tabs, api_visibility="private")

@@ -50,6 +50,18 @@ def use_example(name, sess: sup.Session, source, request: gr.Request = None):
     return *_show_images(sess, source), None
 
 
+DOCTOR_COLUMNS = ["file", "finding", "detail", "what tgan does"]
+
+
+@guarded
+def check_images(sess: sup.Session):
+    """The dataset doctor's table for the uploads (tab 1), file by file."""
+    if not sess.upload_paths:
+        return pd.DataFrame(columns=DOCTOR_COLUMNS)
+    rows = [(f.file, f.kind, f.detail, f.action) for f in sess.check_images()]
+    return pd.DataFrame(rows or [("", "nothing to report", "", "")], columns=DOCTOR_COLUMNS)
+
+
 @guarded
 def advise_run(sess: sup.Session, current_source, current_preset):
     """After new images: the advisor's panel on tab 2, and its source and preset pre-selected
