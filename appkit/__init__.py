@@ -21,6 +21,7 @@ from .limits import (CHUNK_SECONDS, EXAMPLE_SETS, EXPLORE_THREADS, GALLERY_SEEDS
                      base_note, make_config, option_specs, parse_seeds, preset_strategies)
 from .pictures import display, example_preview, grid, latent_at, resolution_of, to_pils
 from .live_run import LiveRun, Snapshot
+from .own_sources import add_uploaded_source
 from .session import RunInfo, Session
 
 __all__ = [
@@ -32,5 +33,5 @@ __all__ = [
     "MAX_STEPS", "MAX_VIDEO_FRAMES", "PCA_COMPONENTS", "SEED_MAX", "TRAIN_THREADS",
     "as_float", "as_int", "base_note", "make_config", "option_specs", "parse_seeds", "preset_strategies",
     "display", "example_preview", "grid", "latent_at", "resolution_of", "to_pils",
-    "LiveRun", "RunInfo", "Session", "Snapshot",
+    "LiveRun", "RunInfo", "Session", "Snapshot", "add_uploaded_source",
 ]

@@ -17,6 +17,8 @@ from tgan.checkpoint import CONFIG, WEIGHTS, CheckpointError, read_config
 from tgan.config import ModelConfig, from_dict
 from tgan.models import list_sources
 
+from .own_sources import uploaded_source
+
 
 # ----------------------------------------------------------------------------- files and folders
 
@@ -44,10 +46,14 @@ def source_names() -> list[str]:
 
 
 def source_path(name: str | None) -> Path | None:
-    """A source folder by name, or None for 'train from scratch'. Only listed names are accepted,
-    so an API caller cannot point the app at an arbitrary folder."""
+    """A source folder by name, or None for 'train from scratch'. Only listed names (bundled, or
+    uploaded and checked in this process) are accepted, so an API caller cannot point the app at
+    an arbitrary folder."""
     if not name:
         return None
+    uploaded = uploaded_source(name)
+    if uploaded is not None:
+        return uploaded
     names = source_names()
     if name not in names:
         raise CheckpointError(f"no source model named {name!r}; available: {', '.join(names) or 'none'}")

@@ -55,6 +55,7 @@ class Session:
     _counter: itertools.count = field(default_factory=lambda: itertools.count(1))
     closed: bool = False
     train_on: list[int] | None = None  # the dataset doctor's pick (near-duplicates left out); None: all
+    own_sources: list[str] = field(default_factory=list)  # names of the sources this tab uploaded
     _training: threading.Lock = field(default_factory=threading.Lock)  # held by the one run in this tab
 
     def __deepcopy__(self, memo):  # gr.State copies initial values; a session is never copied

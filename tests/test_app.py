@@ -404,6 +404,28 @@ def test_the_page_builds_without_any_source(tmp_path, monkeypatch):
     assert dropdown.value == "" and dropdown.choices == [plumbing.NONE_SOURCE]
 
 
+def test_a_downloaded_model_comes_back_as_a_source_and_trains_again(trained, tmp_path):
+    sess, outputs = trained
+    download = outputs[-1][5]
+    dropdown = setup_tabs.upload_source(download, sess)
+    name = dropdown.value
+    assert name.startswith("yours: ") and (name, name) in dropdown.choices
+    preview, card = setup_tabs.source_info(name)
+    assert isinstance(preview, Image.Image) and f"**{name}**" in card
+    again = run_training(sess, source=name, strategies=["transfer_d"], steps=2)
+    assert "**Done**: 2 steps" in again[-1][4] and sess.run.source == name
+
+    pickle = tmp_path / "model.pt"
+    pickle.write_bytes(b"\x80\x04not really")
+    with mistake("pickle checkpoint: loading one runs any code"):
+        setup_tabs.upload_source(str(pickle), sess)
+    incomplete = tmp_path / "incomplete.zip"
+    with zipfile.ZipFile(incomplete, "w") as zf:
+        zf.writestr("config.json", "{}")
+    with mistake("has no model.safetensors"):
+        setup_tabs.upload_source(str(incomplete), sess)
+
+
 def test_the_dataset_doctor_table_and_what_it_leaves_out(app_env, app_image_files, sess):
     setup_tabs.upload_images([str(p) for p in app_image_files["all"]], sess, "tiny")
     table = setup_tabs.check_images(sess)

@@ -11,7 +11,7 @@ from .explore import (compare, download_samples, interpolate, make_gif, make_mp4
 from .plumbing import (training_device, DEFAULT_STEPS, EXAMPLES, EXPLORE_CONCURRENCY, NONE_SOURCE, TRAIN_CONCURRENCY, new_session,
                        on_state_deleted, on_unload)
 from .setup_tabs import (choose_preset, continue_button, continue_run, loss_frame, monitor_frame, refresh_sources, score_kid,
-                         source_info, stop_run, advise_run, check_images, DOCTOR_COLUMNS, train_run, upload_images,
+                         source_info, stop_run, advise_run, check_images, DOCTOR_COLUMNS, train_run, upload_images, upload_source,
                          use_example)
 
 
@@ -86,6 +86,9 @@ def build_demo() -> gr.Blocks:
                                                  value=names[0] if names else "", label="Source model",
                                                  scale=4, elem_id="source")
                             refresh = gr.Button("↻", size="sm", scale=0, min_width=40, elem_id="refresh_sources")
+                        own_source = gr.File(label="Or bring your own source: a tgan model .zip (config.json + "
+                                                   "model.safetensors, e.g. a Download from tab 3)",
+                                             elem_id="own_source")  # any type: a pickle gets its explanation
                         advice = gr.Markdown("", elem_id="advice")
                         source_card = gr.Markdown(elem_id="source_card")
                         source_preview = gr.Image(label="What the source makes", interactive=False,
@@ -221,6 +224,7 @@ def build_demo() -> gr.Blocks:
         source.change(source_info, source, [source_preview, source_card], api_name="source_info", **fast)
         demo.load(source_info, source, [source_preview, source_card], api_visibility="private", **fast)
         refresh.click(refresh_sources, source, source, api_name="refresh_sources")
+        own_source.upload(upload_source, [own_source, sess], source, api_name="upload_source")
         preset.change(choose_preset, preset, [strategies, preset_why], api_name="preset")
         strategies.change(lambda chosen: [gr.Column(visible=n in (chosen or [])) for n in option_groups],
                           strategies, list(option_groups.values()), api_visibility="private")

@@ -1,5 +1,6 @@
 """Handlers of tabs 1-3: the user's images, the source model and strategy, and fine-tuning."""
 import time
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -83,6 +84,19 @@ def advise_run(sess: sup.Session, current_source, current_preset):
 def source_info(source):
     """The source's sample grid (samples.png, or drawn now) and its model-card line."""
     return source_summary(source or None)
+
+
+@guarded
+def upload_source(file, sess: sup.Session, request: gr.Request = None):
+    """A model zip as a new source for this tab (only safetensors; pickles are refused)."""
+    if not file:
+        return gr.skip()
+    bind(sess, request)
+    name = sup.add_uploaded_source(Path(getattr(file, "name", file)), sess.workdir)
+    sess.own_sources.append(name)
+    gr.Info(f"Your model is now the source ({name}); its card and samples are below.")
+    choices = [(n, n) for n in sup.source_names() + sess.own_sources] + [NONE_SOURCE]
+    return gr.Dropdown(choices=choices, value=name)
 
 
 @guarded
