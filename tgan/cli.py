@@ -6,15 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
-import threading
 
 # Only light modules at the top: `tgan --help` and `tgan strategies` must answer without torch.
 # Each command imports what it needs (torch, Inception, ...) when it runs.
 from .config import ModelConfig, TrainConfig
 from .errors import CheckpointError, DataError
-from .cli_output import CLIError, bench_line, metrics_table, run_training
+from .cli_images import cmd_advise, cmd_doctor, cmd_project
+from .cli_output import CLIError, bench_line, metrics_table, run_training, stop_on_ctrl_c
 from .strategies.catalog import PRESETS, WHY
 
 
@@ -28,12 +27,6 @@ def _parse_options(pairs: list[str]) -> dict[str, dict]:
             raise CLIError(f"--option {pair!r}: write STRATEGY.FIELD=VALUE, e.g. l2sp.lambda_g=2")
         out.setdefault(name, {})[field] = value
     return out
-
-
-def _stop_on_ctrl_c() -> threading.Event:
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    return stop
 
 
 def cmd_pretrain(a) -> None:
@@ -50,7 +43,7 @@ def cmd_pretrain(a) -> None:
     mapping = a.mapping_layers if a.mapping_layers is not None else (4 if a.family == "r3gan" else 0)
     mcfg = ModelConfig(resolution=a.resolution, g_width=a.width, d_width=a.width, family=a.family,
                        mapping_layers=mapping)
-    run_training(train(cfg, images.images, a.out, model_config=mcfg, stop=_stop_on_ctrl_c(),
+    run_training(train(cfg, images.images, a.out, model_config=mcfg, stop=stop_on_ctrl_c(),
                         resume=a.resume, half=True), a.quiet)
 
 
@@ -74,7 +67,7 @@ def cmd_finetune(a) -> None:
                       save_every=a.save_every, strategies=strategies,
                       strategy_options=_parse_options(a.option), monitor_every=monitor_every,
                       keep_best=a.keep_best, stop_when_copying=a.stop_when_copying)
-    run_training(train(cfg, images.images, a.out, source=source, stop=_stop_on_ctrl_c(),
+    run_training(train(cfg, images.images, a.out, source=source, stop=stop_on_ctrl_c(),
                         resume=a.resume), a.quiet)
 
 
@@ -110,48 +103,6 @@ def cmd_strategies(a) -> None:
     print("\nPresets (use with --strategy):")
     for name, (names, why) in PRESETS.items():
         print(f"  {name:{w}s} {' + '.join(names)}\n  {'':{w}s} {why}")
-
-
-def cmd_advise(a) -> None:
-    from .advisor import advise
-    from .checkpoint import read_config
-    from .data import load_images
-    from .models import list_sources
-    from .paths import CHECKPOINTS, resolve_model
-
-    sources = {p.name: p for p in list_sources(CHECKPOINTS)}
-    chosen = None
-    if a.source:
-        folder = resolve_model(a.source)
-        chosen, sources[folder.name] = folder.name, folder
-    resolution = read_config(sources[chosen])["model"]["resolution"] if chosen else 64
-    advice = advise(load_images(a.data, resolution), sources, chosen)
-    if a.json:
-        print(json.dumps({k: advice.summary()[k] for k in ("source", "preset", "steps", "why")}))
-        return
-    print(f"source {advice.source}, preset {advice.preset}, {advice.steps} steps")
-    if advice.distance is not None:
-        print(f"distance of the source's samples to your images: KID {advice.distance:.4f} (random-CNN space)")
-    print(f"why: {advice.why}")
-    print(f"run it: tgan finetune --source {advice.source} --data {' '.join(a.data)} --strategy {advice.preset} "
-          f"--steps {advice.steps} --keep-best --out runs/mine")
-
-
-def cmd_doctor(a) -> None:
-    from .data import load_images
-    from .doctor import examine
-
-    images = load_images(a.data, a.resolution)
-    findings, keep = examine(images, a.shots or None)
-    if a.json:
-        print(json.dumps({"usable": len(images.names), "train_on": len(keep),
-                          "findings": [f.row() for f in findings]}))
-        return
-    print(f"{len(images.names)} usable images; {len(keep)} to train on")
-    for f in findings:
-        print(f"{f.file}: {f.kind} ({f.detail}) -> {f.action}")
-    if not findings:
-        print("nothing to report")
 
 
 def cmd_eval(a) -> None:
@@ -265,6 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--source", help="fix the source (folder or bundled name) instead of picking the nearest")
     s.add_argument("--json", action="store_true", help='one JSON object: {"source", "preset", "steps", "why"}')
     s.set_defaults(fn=cmd_advise)
+
+    s = sub.add_parser("project", help="find the latent whose image matches yours (writes it and the reconstruction)")
+    s.add_argument("--model", required=True, help="model folder or bundled name")
+    s.add_argument("--image", required=True, help="the image to put into the model")
+    s.add_argument("--out", required=True, help="folder for latent.safetensors, reconstruction.png, comparison.png")
+    s.add_argument("--steps", type=int, default=300)
+    s.add_argument("--data", nargs="+", help="the model's training images: adds the nearest one to comparison.png")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(fn=cmd_project)
 
     s = sub.add_parser("doctor", help="check a set of images before training: duplicates, crops, outliers, ...")
     s.add_argument("--data", required=True, nargs="+", help="image folder, .zip or files")

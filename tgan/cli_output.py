@@ -3,10 +3,19 @@ tgan's core yields typed events; this module (and the app) turns them into text.
 from __future__ import annotations
 
 import math
+import signal
 import sys
+import threading
 
 from .events import (BenchReportsWritten, BenchRunDone, BenchRunStarted, BenchSliceSkipped, Failed, Finished,
                      Monitored, Saved, Started, Step)
+
+
+def stop_on_ctrl_c() -> threading.Event:
+    """A stop flag that Ctrl-C sets, so a run ends at its next step, saved, instead of dying."""
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return stop
 
 
 class CLIError(Exception):

@@ -117,6 +117,24 @@ class BenchReportsWritten:
 BenchEvent = BenchRunStarted | BenchRunDone | BenchSliceSkipped | BenchReportsWritten
 
 
+# ------------------------------------------------------------------ projection (tgan.projection.project)
+
+@dataclass(frozen=True)
+class ProjectionStep:
+    step: int
+    total: int
+    loss: float  # pixel MSE + perceptual distance of the current reconstruction
+
+
+@dataclass(frozen=True)
+class Projected:
+    w: torch.Tensor  # (w_dim,) on the CPU: the latent whose image matches the target
+    image: torch.Tensor  # (3, R, R) in [-1, 1]: G's image of w
+    psnr: float  # dB between the reconstruction and the target
+    perceptual: float  # the random-CNN perceptual distance between them (0: identical)
+    steps: int  # optimisation steps run (fewer than asked when stopped)
+
+
 # ------------------------------------------------------------------ scoring (tgan.scoring.evaluate_iter)
 
 @dataclass(frozen=True)

@@ -44,16 +44,24 @@ class RandomCNNFeatures:
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         self.kernels = [w.to(self.device) for w in _weights()]
 
-    def _embed(self, x: torch.Tensor) -> torch.Tensor:
-        # Quantise as an 8-bit file would, so generated and real images are treated the same.
-        x = ((x.float().clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1.0
+    def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each stage's feature maps (B, C_i, S_i, S_i) of images in [-1, 1]; differentiable (no
+        quantisation), so projection can use them as a perceptual distance."""
         if x.shape[-2:] != (SIZE, SIZE):
             shrink = x.shape[-1] > SIZE
             x = F.interpolate(x, size=(SIZE, SIZE), mode="bilinear", align_corners=False, antialias=shrink)
-        stats = []
+        maps = []
         for i, kernel in enumerate(self.kernels):
-            x = F.leaky_relu(F.conv2d(x, kernel, padding=1, stride=1 if i == 0 else 2), 0.2)  # (B, C_i, S_i, S_i)
-            flat = x.flatten(2)  # (B, C_i, S_i^2)
+            x = F.leaky_relu(F.conv2d(x, kernel, padding=1, stride=1 if i == 0 else 2), 0.2)
+            maps.append(x)
+        return maps
+
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        # Quantise as an 8-bit file would, so generated and real images are treated the same.
+        x = ((x.float().clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1.0
+        stats = []
+        for maps in self.activations(x):
+            flat = maps.flatten(2)  # (B, C_i, S_i^2)
             stats += [flat.mean(2), flat.std(2)]
         return torch.cat(stats, dim=1)  # (B, 2 * sum(WIDTHS))
 
