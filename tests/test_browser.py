@@ -100,6 +100,8 @@ def test_walkthrough(app_page_url, app_image_files):
         # 2. source and strategy: a tiny run (3 steps, batch 4), or for the README STEPS at the default batch
         page.get_by_role("tab", name="2 · Source and strategy").click()
         sync_api.expect(page.locator("#advice")).to_contain_text("Advice")  # the advisor's panel
+        # the advice for the latest images has arrived (no output still shows "processing")
+        sync_api.expect(page.get_by_text("processing |")).to_have_count(0, timeout=120_000)
         sync_api.expect(page.locator("#source_preview img")).to_be_visible()
         page.locator("#advanced").get_by_text("Advanced").click()
         set_number(page, "steps", STEPS)
