@@ -20,6 +20,7 @@ from tgan.models import load_model
 from tgan.training_run import fixed_latents
 from .files import source_path
 from .limits import EXPLORE_THREADS, MAX_VIDEO_FRAMES, PCA_COMPONENTS
+from .limits import PROJECTED
 from .pictures import display, latent_at
 
 
@@ -88,9 +89,19 @@ class ModelHandle:
     def seeds(self, seeds, psi: float = 1.0) -> torch.Tensor:
         return self.images(sampling.seed_latents(seeds, self.z_dim), psi)
 
-    def along_path(self, seeds, t: float, psi: float = 1.0) -> torch.Tensor:
-        """The image at fraction t of the slerp path through the seeds' latents. (1, 3, R, R)"""
-        return self.images(latent_at(sampling.seed_latents(seeds, self.z_dim), t), psi)
+    def along_path(self, seeds, t: float, psi: float = 1.0, projected: torch.Tensor | None = None) -> torch.Tensor:
+        """The image at fraction t of the slerp path through the seeds' latents. (1, 3, R, R)
+        With PROJECTED among the seeds, the path runs through w instead (lerp, as StyleGAN
+        interpolates in W): the projected latent is a w, the seeds' w are truncated by psi."""
+        if PROJECTED not in seeds:
+            return self.images(latent_at(sampling.seed_latents(seeds, self.z_dim), t), psi)
+        if projected is None:
+            raise ValueError("project an image first (Explore: Put your image in), then use p among the seeds")
+        ws = [projected.view(1, -1) if s == PROJECTED else self.w_for(sampling.seed_latents([s], self.z_dim), psi)
+              for s in seeds]
+        w = latent_at(torch.cat(ws), t, linear=True)  # (1, w_dim)
+        with inference_threads():
+            return sampling.synthesize(self.G, w)
 
     def edited(self, seed: int, psi: float, amounts) -> torch.Tensor:
         """One seed moved along the top PCA directions of w, amounts in standard deviations."""
@@ -99,10 +110,14 @@ class ModelHandle:
         with inference_threads():
             return sampling.synthesize(self.G, sampling.move_along(w, dirs, stds, amounts))
 
-    def video(self, seeds, psi: float, path: Path, frames_per_seed: int = 24, fps: int = 12) -> Path:
-        """A GIF/MP4 (by suffix) along the slerp path through the seeds, upscaled to ~256 px."""
+    def video(self, seeds, psi: float, path: Path, frames_per_seed: int = 24, fps: int = 12,
+              projected: torch.Tensor | None = None) -> Path:
+        """A GIF/MP4 (by suffix) along the path through the seeds (see along_path), upscaled to ~256 px."""
         frames = min(MAX_VIDEO_FRAMES, frames_per_seed * (len(seeds) - 1) + 1)
-        images = self.images(sampling.path_latents(sampling.seed_latents(seeds, self.z_dim), frames), psi)
+        if PROJECTED in seeds:
+            images = torch.cat([self.along_path(seeds, i / (frames - 1), psi, projected) for i in range(frames)])
+        else:
+            images = self.images(sampling.path_latents(sampling.seed_latents(seeds, self.z_dim), frames), psi)
         return sampling.write_video(images, path, fps=fps, scale=max(1, 256 // self.resolution))
 
     def fingerprint(self):

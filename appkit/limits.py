@@ -40,15 +40,23 @@ EXAMPLE_SETS = {  # folder under examples/ -> label
 
 # ----------------------------------------------------------------------------- parsing user input
 
-def parse_seeds(text, minimum: int = 2) -> list[int]:
-    """'3, 17, 42' (spaces or commas) -> [3, 17, 42], with readable errors."""
+PROJECTED = "p"  # among interpolation seeds: the latent of the image projected on the Explore tab
+
+
+def parse_seeds(text, minimum: int = 2, allow_projected: bool = False) -> list:
+    """'3, 17, 42' (spaces or commas) -> [3, 17, 42], with readable errors; with allow_projected,
+    'p' stands for the projected image ('p, 17' -> ['p', 17])."""
     parts = [p for p in str(text or "").replace(",", " ").replace(";", " ").split() if p]
     seeds = []
     for p in parts:
+        if allow_projected and p.lower() == PROJECTED:
+            seeds.append(PROJECTED)
+            continue
         try:
             value = int(p)
         except ValueError:
-            raise ValueError(f"{p!r} is not a whole number; write seeds like 3, 17, 42") from None
+            raise ValueError(f"{p!r} is not a whole number; write seeds like 3, 17, 42"
+                             + (" (p: your projected image)" if allow_projected else "")) from None
         if not 0 <= value <= SEED_MAX:
             raise ValueError(f"seed {value} is out of range; use 0 to {SEED_MAX}")
         seeds.append(value)

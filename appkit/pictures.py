@@ -28,14 +28,16 @@ def grid(images: torch.Tensor, target: int = 512) -> Image.Image:
     return display(sampling.grid_image(images), target)
 
 
-def latent_at(z: torch.Tensor, t: float) -> torch.Tensor:
-    """The point at fraction t in [0, 1] of the slerp path through z (K, z_dim) that
-    sampling.path_latents samples at evenly spaced frames. -> (1, z_dim)"""
+def latent_at(z: torch.Tensor, t: float, linear: bool = False) -> torch.Tensor:
+    """The point at fraction t in [0, 1] of the slerp path (lerp when `linear`, for w) through
+    z (K, dim) that sampling.path_latents samples at evenly spaced frames. -> (1, dim)"""
     segments = len(z) - 1
     if segments < 1:
         raise ValueError("interpolation needs at least two seeds")
     pos = min(max(float(t), 0.0), 1.0) * segments
     i = min(int(pos), segments - 1)
+    if linear:
+        return torch.lerp(z[i], z[i + 1], pos - i).unsqueeze(0)
     return sampling.slerp(z[i], z[i + 1], pos - i).unsqueeze(0)
 
 

@@ -56,6 +56,7 @@ class Session:
     closed: bool = False
     train_on: list[int] | None = None  # the dataset doctor's pick (near-duplicates left out); None: all
     own_sources: list[str] = field(default_factory=list)  # names of the sources this tab uploaded
+    projected: tuple[tuple, torch.Tensor] | None = None  # (which model, its w) of the projected image
     _training: threading.Lock = field(default_factory=threading.Lock)  # held by the one run in this tab
 
     def __deepcopy__(self, memo):  # gr.State copies initial values; a session is never copied
@@ -228,6 +229,16 @@ class Session:
             raise DataError("pick a source model (tab 2) or fine-tune one first")
         return source_handle(source)
 
+    def projected_w(self, model: ModelHandle) -> torch.Tensor | None:
+        """The projected image's w, if it was projected into this very model (a w means nothing
+        in another model's latent space)."""
+        if self.projected is None or self.projected[0] != _model_key(model):
+            return None
+        return self.projected[1]
+
+    def keep_projection(self, model: ModelHandle, w: torch.Tensor) -> None:
+        self.projected = (_model_key(model), w)
+
     def compare_source(self, source: str | None) -> ModelHandle | None:
         """The model the run started from (or the chosen source before any run)."""
         name = self.run.source if self.run is not None else source
@@ -250,3 +261,7 @@ class Session:
         folder, self._workdir = self._workdir, None
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _model_key(model: ModelHandle) -> tuple:
+    return (str(model.path), model.kind, model.step, model.last_step)

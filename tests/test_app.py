@@ -404,6 +404,21 @@ def test_the_page_builds_without_any_source(tmp_path, monkeypatch):
     assert dropdown.value == "" and dropdown.choices == [plumbing.NONE_SOURCE]
 
 
+def test_an_image_put_into_the_model_is_an_end_of_the_interpolation(trained, app_image_files):
+    sess, _ = trained
+    with mistake("project an image first"):
+        explore.interpolate(sess, "tiny", "p, 17", 0.5, 1.0)
+    picture, text = explore.project_image(sess, "tiny", str(app_image_files["good"][2]))
+    assert isinstance(picture, Image.Image) and text.startswith("PSNR") and "nearest training image" in text
+    start = explore.interpolate(sess, "tiny", "p, 17", 0.0, 1.0)
+    middle = explore.interpolate(sess, "tiny", "p, 17", 0.5, 1.0)
+    end = explore.interpolate(sess, "tiny", "p, 17", 1.0, 1.0)
+    assert end.tobytes() == explore.compare(sess, "tiny", 17, 1.0)[1].tobytes()  # t=1 is seed 17 itself
+    assert len({start.tobytes(), middle.tobytes(), end.tobytes()}) == 3
+    with mistake("not a whole number"):
+        explore.interpolate(sess, "tiny", "q, 17", 0.5, 1.0)
+
+
 def test_a_downloaded_model_comes_back_as_a_source_and_trains_again(trained, tmp_path):
     sess, outputs = trained
     download = outputs[-1][5]

@@ -142,6 +142,18 @@ def test_walkthrough(app_page_url, app_image_files):
             "before => { const i = document.querySelector('#interp_img img'); return i && i.src !== before; }",
             arg=before)
         assert img_src(page, "interp_img") != before
+        # put an image of one's own in, then walk from it to a seed
+        page.locator("#own_image input[type=file]").set_input_files(str(app_image_files["good"][3]))
+        page.locator("#project").click()
+        sync_api.expect(page.locator("#projected_text")).to_contain_text("PSNR", timeout=120_000)
+        sync_api.expect(page.locator("#projected_img img")).to_be_visible()
+        before = img_src(page, "interp_img")
+        page.locator("#interp_seeds textarea, #interp_seeds input").first.fill("p, 17")
+        page.locator("#interp_seeds textarea, #interp_seeds input").first.press("Enter")
+        page.wait_for_function(
+            "before => { const i = document.querySelector('#interp_img img'); return i && i.src !== before; }",
+            arg=before)
+        sync_api.expect(page.locator(".toast-body")).to_have_count(0)  # "p" was accepted, no warning
         page.locator("#seed_gallery button.thumbnail-item").nth(2).click()  # select seed 2
         sync_api.expect(page.locator("#selected_seed input")).to_have_value("2")
         page.locator("#make_gif").click()

@@ -1,8 +1,13 @@
-"""Handlers of tab 4 (Explore): seed gallery, truncation, source vs fine-tuned, slerp, PCA edits."""
+"""Handlers of tab 4 (Explore): seed gallery, truncation, source vs fine-tuned, slerp, PCA edits,
+and projecting one's own image into the model."""
 import gradio as gr
+import torch
 from PIL import Image
 
 import appkit as sup
+from tgan import load_images
+from tgan.events import Projected
+from tgan.projection import project
 
 from .plumbing import bind, guarded
 from .text import explore_label
@@ -49,15 +54,44 @@ def compare(sess: sup.Session, source, seed, psi):
 
 @guarded
 def interpolate(sess: sup.Session, source, seeds_text, t, psi):
-    """The image at fraction t along the slerp path through the given seeds."""
+    """The image at fraction t along the slerp path through the given seeds ("p": the projected image)."""
     model = sess.explore_model(source or None)
-    return _big(model.along_path(sup.parse_seeds(seeds_text), sup.as_float(t, "t", 0.0, 1.0), _psi(psi)))
+    seeds = sup.parse_seeds(seeds_text, allow_projected=True)
+    return _big(model.along_path(seeds, sup.as_float(t, "t", 0.0, 1.0), _psi(psi), sess.projected_w(model)))
+
+
+@guarded
+def project_image(sess: sup.Session, source, file, progress=gr.Progress()):
+    """Put the user's image into the model being explored: (original | reconstruction | nearest
+    training image) and a line on how to use it; the latent is kept for the interpolation ("p")."""
+    if not file:
+        raise ValueError("choose an image to put into the model first")
+    model = sess.explore_model(source or None)
+    target = load_images([getattr(file, "name", file)], model.resolution).as_float()[0]  # (3, R, R)
+    done = None
+    with sup.inference_threads():
+        for ev in project(model.G, target):
+            if isinstance(ev, Projected):
+                done = ev
+            else:
+                progress((ev.step, ev.total), desc="finding your image's latent")
+    sess.keep_projection(model, done.w)
+    row = [target, done.image]
+    if sess.upload_paths:
+        shots = sess.images(model.resolution).as_float()
+        row.append(shots[(shots - target).pow(2).flatten(1).sum(1).argmin()])  # the nearest, by pixels
+    how = "close" if done.psnr >= 25 else "only roughly: this model cannot make it exactly"
+    text = (f"PSNR {done.psnr:.1f} dB ({how}). Left to right: your image, its reconstruction by {model.label()}"
+            f"{', your nearest training image' if len(row) == 3 else ''}. Type **p** among the interpolation "
+            "seeds (e.g. `p, 17`) to walk from it.")
+    return sup.grid(torch.stack(row), 384), text
 
 
 def _video(sess: sup.Session, source, seeds_text, psi, suffix: str, request=None):
     bind(sess, request)
     model = sess.explore_model(source or None)
-    path = str(model.video(sup.parse_seeds(seeds_text), _psi(psi), sess.new_path("interpolation", suffix)))
+    seeds = sup.parse_seeds(seeds_text, allow_projected=True)
+    path = str(model.video(seeds, _psi(psi), sess.new_path("interpolation", suffix), projected=sess.projected_w(model)))
     return path, path  # (download, preview)
 
 

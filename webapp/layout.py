@@ -6,7 +6,7 @@ import gradio as gr
 from tgan import DEFAULT_PRESET, PRESETS, STRATEGIES
 import appkit as sup
 
-from .explore import (compare, download_samples, interpolate, make_gif, make_mp4, pca_edit, refresh_explore,
+from .explore import (compare, download_samples, interpolate, make_gif, make_mp4, pca_edit, project_image, refresh_explore,
                       refresh_singles, select_seed, show_seeds)
 from .plumbing import (training_device, DEFAULT_STEPS, EXAMPLES, EXPLORE_CONCURRENCY, NONE_SOURCE, TRAIN_CONCURRENCY, new_session,
                        on_state_deleted, on_unload)
@@ -189,7 +189,17 @@ def build_demo() -> gr.Blocks:
                                              elem_id=f"pca_{i}") for i in range(sup.PCA_COMPONENTS)]
                         pca_img = gr.Image(label="Selected seed, edited", interactive=False, format="png",
                                            elem_id="pca_img")
-                gr.Markdown("**Interpolation** along a slerp path through the seeds")
+                gr.Markdown("**Put your image in**: find the latent whose image matches yours (a few seconds), "
+                            "then walk from it: write **p** among the interpolation seeds")
+                with gr.Row():
+                    with gr.Column():
+                        own_image = gr.Image(label="Your image", type="filepath", elem_id="own_image")
+                        project_btn = gr.Button("Find it in the model", size="sm", elem_id="project")
+                    with gr.Column():
+                        projected_img = gr.Image(label="Yours | reconstruction | nearest training image",
+                                                 interactive=False, format="png", elem_id="projected_img")
+                        projected_text = gr.Markdown("", elem_id="projected_text")
+                gr.Markdown("**Interpolation** along a slerp path through the seeds (**p**: your image)")
                 with gr.Row():
                     with gr.Column():
                         interp_seeds = gr.Textbox("3, 17, 42", label="Seeds (2 or more)", elem_id="interp_seeds")
@@ -263,6 +273,8 @@ def build_demo() -> gr.Blocks:
         for slider in amounts:
             slider.change(pca_edit, [sess, source, selected, psi, *amounts], pca_img,
                           api_visibility="private", **live)
+        project_btn.click(project_image, [sess, source, own_image], [projected_img, projected_text],
+                          api_name="project", concurrency_id="score", concurrency_limit=1)
         gr.on([interp_t.change, interp_seeds.submit], interpolate, [sess, source, interp_seeds, interp_t, psi],
               interp_img, api_name="interpolate", **live)
 
