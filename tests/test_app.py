@@ -445,7 +445,7 @@ def test_the_dataset_doctor_table_and_what_it_leaves_out(app_env, app_image_file
     setup_tabs.upload_images([str(p) for p in app_image_files["all"]], sess, "tiny")
     table = setup_tabs.check_images(sess)
     rows = {(r.file, r.finding) for r in table.itertuples(index=False)}
-    assert {("copy.png", "duplicate"), ("notes.txt", "unreadable"), ("broken.png", "unreadable")} <= rows
+    assert {("copy.png", "duplicate"), ("notes.txt", "refused"), ("broken.png", "refused")} <= rows
     assert all(table["what tgan does"])
     assert sess.train_on is not None and len(sess.split(32)[0].names) == len(sess.train_on)
 

@@ -48,3 +48,23 @@ def test_doctor_json_catches_every_planted_problem(planted):
     assert not [f for f in report["findings"] if f["file"] in clean], report["findings"]
     assert all(f["action"] for f in report["findings"])
     assert report["train_on"] == report["usable"] - 1  # the near-duplicate is left out
+
+
+def test_degenerate_sizes_are_refused_or_reported(tmp_path):
+    """A 1x1 image and a 20,000 x 4 strip are refused with the reason; a 20,000 x 64 panorama is
+    kept (centre-cropped) and the doctor says so."""
+    from tgan import load_images
+    from tgan.doctor import examine
+
+    Image.new("RGB", (1, 1), "red").save(tmp_path / "dot.png")
+    Image.new("RGB", (20_000, 4), "blue").save(tmp_path / "strip.png")
+    wide = Image.new("RGB", (20_000, 64), "white")
+    wide.paste(Image.new("RGB", (64, 64), "black"), (9_968, 0))
+    wide.save(tmp_path / "panorama.png")
+    for i, f in enumerate(sorted((EXAMPLES / "faces-lorelei").glob("*.png"))[:4]):
+        shutil.copyfile(f, tmp_path / f"d{i}.png")
+    images = load_images(tmp_path, 64)
+    reasons = dict(images.rejected)
+    assert "1x1 pixels" in reasons["dot.png"] and "20000x4 pixels" in reasons["strip.png"]
+    found = {(f.file, f.kind) for f in examine(images)[0]}
+    assert ("panorama.png", "non-square") in found and ("dot.png", "refused") in found

@@ -26,6 +26,7 @@ from .errors import DataError
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 READ_FORMATS = ["PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF"]  # PIL decoders we allow (no SVG/EPS)
 SUPPORTED = "PNG, JPEG, WebP, BMP, GIF or TIFF"
+MIN_SIDE = 8  # pixels on the shorter side, below which an image is refused
 MAX_PIXELS = 40_000_000  # larger images are refused before decoding (decompression bombs)
 MAX_FILE_BYTES = 50 * 2**20  # one image file
 MAX_ZIP_BYTES = 1 * 2**30  # everything read from one zip, uncompressed (zip bombs)
@@ -135,8 +136,9 @@ def _decode(data: bytes, resolution: int) -> tuple[Image.Image, Original]:
             img = Image.open(io.BytesIO(data), formats=READ_FORMATS)  # reads the header only
             if img.width * img.height > MAX_PIXELS:
                 raise _Refused(f"{img.width}x{img.height} pixels: {too_big}")
-            if img.width < 1 or img.height < 1:
-                raise _Refused(f"the image is {img.width}x{img.height} pixels")
+            if min(img.width, img.height) < MIN_SIDE:  # a 1x1 or a 20,000x4 strip: nothing to learn from
+                raise _Refused(f"the image is {img.width}x{img.height} pixels; its shorter side needs at least "
+                               f"{MIN_SIDE} px to be worth learning from")
             img.seek(0)  # animated GIF/WebP/PNG: we use the first frame
             img.draft("RGB", (resolution * 4, resolution * 4))  # cheap JPEG downscale on decode
             img.load()

@@ -1,7 +1,7 @@
 """The dataset doctor: what in a set of images would quietly spoil a few-shot run, file by file.
 
 Checks, each naming the file and what tgan does about it:
-- unreadable files and exact duplicates (the loader already skips and drops them);
+- refused files (unreadable, too small) and exact duplicates (the loader already skips and drops them);
 - near-duplicates: images whose pixels (at 16x16, as a perceptual hash would) are closer than
   NEAR x the set's median nearest-neighbour distance (the later file is dropped from training; it
   adds weight, not variety);
@@ -29,7 +29,7 @@ COLOURLESS = 3.0  # mean |R-G|, |G-B| below which an image is greyscale
 @dataclass(frozen=True)
 class Finding:
     file: str
-    kind: str  # unreadable, duplicate, near-duplicate, transparent, non-square, tiny, grey, outlier, too few
+    kind: str  # refused (unreadable, too small...), duplicate, near-duplicate, transparent, non-square, tiny, grey, outlier, too few
     detail: str
     action: str
 
@@ -39,7 +39,7 @@ class Finding:
 
 def examine(images: ImageSet, shots: int | None = None) -> tuple[list[Finding], list[int]]:
     """(findings, indices of the images to train on: near-duplicates left out)."""
-    found = [Finding(display_name(n), "unreadable", why, "skipped") for n, why in images.rejected]
+    found = [Finding(display_name(n), "refused", why, "skipped") for n, why in images.rejected]
     found += [Finding(display_name(n), "duplicate", "an exact copy of an earlier image", "dropped")
               for n in images.duplicates]
     resolution = images.images.shape[-1]
