@@ -9,10 +9,9 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 
 from tgan import sampling
-from tgan.checkpoint import CONFIG, FINGERPRINT, WEIGHTS
+from tgan.checkpoint import CONFIG, WEIGHTS
 from tgan.config import TrainConfig
 from tgan.data import DataError, ImageSet
 from tgan.events import ScoreEvent
@@ -52,7 +51,6 @@ class ModelHandle:
         self._w_avg = None
         self._pca = None
         self._preview: Image.Image | None = None
-        self._fingerprint = None
         self._lock = threading.Lock()
 
     @property
@@ -119,16 +117,6 @@ class ModelHandle:
         else:
             images = self.images(sampling.path_latents(sampling.seed_latents(seeds, self.z_dim), frames), psi)
         return sampling.write_video(images, path, fps=fps, scale=max(1, 256 // self.resolution))
-
-    def fingerprint(self):
-        """Inception features of what this source was trained on (fingerprint.safetensors: a
-        seeded random sample of its training images), or None when the folder ships none.
-        Cached. (N, 2048) float64; what the nearest-source pick compares uploads with."""
-        with self._lock:
-            if self._fingerprint is None:
-                shipped = self.path / FINGERPRINT
-                self._fingerprint = load_file(shipped)["inception"].double().numpy() if shipped.is_file() else False
-            return self._fingerprint if self._fingerprint is not False else None
 
     def preview(self) -> Image.Image:
         """samples.png from the folder when there is one, else a 16-seed grid made now."""

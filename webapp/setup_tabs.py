@@ -161,9 +161,9 @@ def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed
         yield (loss_frame([]), None, source_img, progress_html(from_step or 0, cfg.steps), f"{how}…", None,
                monitor_frame([]), "")
         for snap in frames:
-            samples = sup.grid(snap.samples) if snap.new_samples and snap.samples is not None else gr.skip()
             if snap.done:
-                break
+                break  # the final view, below, always shows the last grid
+            samples = sup.grid(snap.samples) if snap.new_samples and snap.samples is not None else gr.skip()
             progress = progress_html(snap.step, snap.total_steps, snap.sec_per_step, snap.eta_seconds)
             text = (f"Training on {snap.device}: step {snap.step} / {snap.total_steps}; samples from "
                     f"step {max(snap.samples_step, 0)}." if snap.device else "Setting up the run…")
