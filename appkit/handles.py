@@ -101,10 +101,27 @@ class ModelHandle:
         with inference_threads():
             return sampling.synthesize(self.G, w)
 
-    def edited(self, seed: int, psi: float, amounts) -> torch.Tensor:
-        """One seed moved along the top PCA directions of w, amounts in standard deviations."""
+    @property
+    def w_dim(self) -> int:
+        return self.G.cfg.w_dim
+
+    def start_w(self, seed: int, psi: float, projected: torch.Tensor | None = None) -> torch.Tensor:
+        """The w (1, w_dim) a single-image view starts from: the projected image's when given
+        (it is already a w: ψ does not apply), else the seed's at truncation ψ."""
+        if projected is not None:
+            return projected.view(1, -1)
+        return self.w_for(sampling.seed_latents([seed], self.z_dim), psi)
+
+    def from_w(self, w: torch.Tensor) -> torch.Tensor:
+        """The image (1, 3, R, R) of one w, given as (w_dim,) or (1, w_dim)."""
+        with inference_threads():
+            return sampling.synthesize(self.G, w.view(1, -1))
+
+    def edited(self, seed: int, psi: float, amounts, projected: torch.Tensor | None = None) -> torch.Tensor:
+        """One seed (or the projected image's w) moved along the top PCA directions of w,
+        amounts in standard deviations."""
         _, dirs, stds = self.pca()
-        w = self.w_for(sampling.seed_latents([seed], self.z_dim), psi)
+        w = self.start_w(seed, psi, projected)
         with inference_threads():
             return sampling.synthesize(self.G, sampling.move_along(w, dirs, stds, amounts))
 

@@ -282,9 +282,9 @@ def test_explore_handlers_on_the_fine_tuned_model(trained):
     assert a.tobytes() == tuned.tobytes()  # t=0 is seed 3 itself
     assert end.tobytes() == explore.compare(sess, "tiny", 42, 1.0)[1].tobytes()
 
-    edited = explore.pca_edit(sess, "tiny", 3, 1.0, 0, 0, 0, 0, 0)
+    edited = explore.pca_edit(sess, "tiny", 3, 1.0, False, 0, 0, 0, 0, 0)
     assert edited.tobytes() == tuned.tobytes()
-    assert explore.pca_edit(sess, "tiny", 3, 1.0, 3, 0, 0, 0, 0).tobytes() != tuned.tobytes()
+    assert explore.pca_edit(sess, "tiny", 3, 1.0, False, 3, 0, 0, 0, 0).tobytes() != tuned.tobytes()
 
     gif, preview = explore.make_gif(sess, "tiny", "3, 17", 1.0)
     assert Path(gif).suffix == ".gif" and Path(gif).stat().st_size > 0 and preview == gif
@@ -301,7 +301,7 @@ def test_explore_handlers_on_the_fine_tuned_model(trained):
         with zf.open(names[0]) as f:
             assert Image.open(f).size == (32, 32)
 
-    outs = explore.refresh_explore(sess, "tiny", 0, 1.0, 3, "3, 17, 42", 0.5, 0, 0, 0, 0, 0)
+    outs = explore.refresh_explore(sess, "tiny", 0, 1.0, 3, False, "3, 17, 42", 0.5, 0, 0, 0, 0, 0)
     assert len(outs) == 6 and len(outs[0]) == 16
 
 
@@ -318,7 +318,7 @@ def test_latent_at_follows_path_latents():
     (lambda s: explore.interpolate(s, "tiny", "3, 4", 1.5, 1.0), "t=1.5 is out of range"),
     (lambda s: explore.show_seeds(s, "tiny", -4, 1.0), "start seed"),
     (lambda s: explore.show_seeds(s, "tiny", 0, float("nan")), "truncation"),
-    (lambda s: explore.pca_edit(s, "tiny", 3, 1.0, 99, 0, 0, 0, 0), "direction amount"),
+    (lambda s: explore.pca_edit(s, "tiny", 3, 1.0, False, 99, 0, 0, 0, 0), "direction amount"),
     (lambda s: explore.download_samples(s), "show some seeds first"),
     (lambda s: setup_tabs.score_kid(s), "fine-tune a model first"),
     (lambda s: explore.show_seeds(s, "", 0, 1.0), "pick a source model"),
@@ -408,8 +408,11 @@ def test_an_image_put_into_the_model_is_an_end_of_the_interpolation(trained, app
     sess, _ = trained
     with mistake("project an image first"):
         explore.interpolate(sess, "tiny", "p, 17", 0.5, 1.0)
-    picture, text = explore.project_image(sess, "tiny", str(app_image_files["good"][2]))
+    with mistake("put your image in first"):
+        explore.pca_edit(sess, "tiny", 3, 1.0, True, 0, 0, 0, 0, 0)
+    picture, text, mine = explore.project_image(sess, "tiny", str(app_image_files["good"][2]))
     assert isinstance(picture, Image.Image) and text.startswith("PSNR") and "nearest training image" in text
+    assert mine is True  # ticks "start from my image"
     start = explore.interpolate(sess, "tiny", "p, 17", 0.0, 1.0)
     middle = explore.interpolate(sess, "tiny", "p, 17", 0.5, 1.0)
     end = explore.interpolate(sess, "tiny", "p, 17", 1.0, 1.0)
@@ -417,6 +420,22 @@ def test_an_image_put_into_the_model_is_an_end_of_the_interpolation(trained, app
     assert len({start.tobytes(), middle.tobytes(), end.tobytes()}) == 3
     with mistake("not a whole number"):
         explore.interpolate(sess, "tiny", "q, 17", 0.5, 1.0)
+
+
+def test_an_image_put_into_the_model_starts_the_pca_sliders_and_the_comparison(trained, app_image_files):
+    sess, _ = trained
+    explore.project_image(sess, "tiny", str(app_image_files["good"][2]))
+    reconstruction = explore.interpolate(sess, "tiny", "p, 17", 0.0, 1.0)  # the projected w itself
+    src, tuned = explore.compare(sess, "tiny", 3, 1.0, True)
+    assert tuned.tobytes() == reconstruction.tobytes()
+    assert src.size == tuned.size and src.tobytes() != tuned.tobytes()  # the source's synthesis of that w
+    seed_src, seed_tuned = explore.compare(sess, "tiny", 3, 1.0, False)
+    assert seed_tuned.tobytes() != tuned.tobytes()
+    assert explore.pca_edit(sess, "tiny", 3, 1.0, True, 0, 0, 0, 0, 0).tobytes() == reconstruction.tobytes()
+    moved = explore.pca_edit(sess, "tiny", 3, 1.0, True, 2, 0, 0, 0, 0)
+    assert moved.tobytes() not in (reconstruction.tobytes(), explore.pca_edit(sess, "tiny", 3, 1.0, False, 2, 0, 0, 0, 0).tobytes())
+    outs = explore.refresh_singles(sess, "tiny", 0.5, 3, True, "3, 17", 0.0, 0, 0, 0, 0, 0)
+    assert outs[1].tobytes() == reconstruction.tobytes()  # psi does not move a projected w
 
 
 def test_a_downloaded_model_comes_back_as_a_source_and_trains_again(trained, tmp_path):

@@ -143,10 +143,16 @@ def test_walkthrough(app_page_url, app_image_files):
             arg=before)
         assert img_src(page, "interp_img") != before
         # put an image of one's own in, then walk from it to a seed
+        pca_before = img_src(page, "pca_img")
         page.locator("#own_image input[type=file]").set_input_files(str(app_image_files["good"][3]))
         page.locator("#project").click()
         sync_api.expect(page.locator("#projected_text")).to_contain_text("PSNR", timeout=120_000)
         sync_api.expect(page.locator("#projected_img img")).to_be_visible()
+        # the PCA sliders (and the comparison) now start from the projected image
+        sync_api.expect(page.locator("#use_mine input")).to_be_checked()
+        page.wait_for_function(
+            "before => { const i = document.querySelector('#pca_img img'); return i && i.src !== before; }",
+            arg=pca_before)
         before = img_src(page, "interp_img")
         page.locator("#interp_seeds textarea, #interp_seeds input").first.fill("p, 17")
         page.locator("#interp_seeds textarea, #interp_seeds input").first.press("Enter")

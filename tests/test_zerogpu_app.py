@@ -111,5 +111,5 @@ def test_the_main_process_never_touches_cuda(zerogpu, monkeypatch):
     assert len(gallery) == 16 and "fine-tuned" in label
     src, tuned = explore.compare(sess, "tiny", 3, 1.0)
     assert src.size == tuned.size
-    assert explore.pca_edit(sess, "tiny", 3, 1.0, *[1.0] * sup.PCA_COMPONENTS) is not None
+    assert explore.pca_edit(sess, "tiny", 3, 1.0, False, *[1.0] * sup.PCA_COMPONENTS) is not None
     assert "KID" in setup_tabs.score_kid(sess)

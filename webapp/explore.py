@@ -42,14 +42,31 @@ def select_seed(sess: sup.Session, evt: gr.SelectData):
     return sess.shown[0][evt.index]
 
 
+def _mine(sess: sup.Session, model: sup.ModelHandle, mine) -> torch.Tensor | None:
+    """The projected image's w when "start from my image" is ticked, else None (use the seed)."""
+    if not mine:
+        return None
+    w = sess.projected_w(model)
+    if w is None:
+        raise ValueError("put your image in first (Find it in the model), or untick 'start from my image'")
+    return w
+
+
 @guarded
-def compare(sess: sup.Session, source, seed, psi):
-    """The same latent through the source and the fine-tuned model (None where there is none)."""
+def compare(sess: sup.Session, source, seed, psi, mine=False):
+    """The same latent through the source and the fine-tuned model (None where there is none).
+    A seed's z goes through each model's own mapping; the projected image's w (found in the model
+    being explored) goes straight into each synthesis network."""
     model = sess.explore_model(source or None)
-    seed, psi = _seed(seed), _psi(psi)
+    seed, psi, w = _seed(seed), _psi(psi), _mine(sess, model, mine)
     src = sess.compare_source(source or None)
-    src_img = _big(src.seeds([seed], psi)) if src is not None and src.z_dim == model.z_dim else None
-    return src_img, _big(model.seeds([seed], psi)) if model.kind == "run" else None
+    if w is None:
+        src_img = _big(src.seeds([seed], psi)) if src is not None and src.z_dim == model.z_dim else None
+        return src_img, _big(model.seeds([seed], psi)) if model.kind == "run" else None
+    if model.kind != "run":  # exploring the source itself: there is no fine-tuned model yet
+        return _big(model.from_w(w)), None
+    src_img = _big(src.from_w(w)) if src is not None and src.w_dim == model.w_dim else None
+    return src_img, _big(model.from_w(w))
 
 
 @guarded
@@ -83,8 +100,9 @@ def project_image(sess: sup.Session, source, file, progress=gr.Progress()):
     how = "close" if done.psnr >= 25 else "only roughly: this model cannot make it exactly"
     text = (f"PSNR {done.psnr:.1f} dB ({how}). Left to right: your image, its reconstruction by {model.label()}"
             f"{', your nearest training image' if len(row) == 3 else ''}. Type **p** among the interpolation "
-            "seeds (e.g. `p, 17`) to walk from it.")
-    return sup.grid(torch.stack(row), 384), text
+            "seeds (e.g. `p, 17`) to walk from it; the PCA sliders and the source-vs-fine-tuned pair now "
+            "start from it too (untick 'Start from my image' to go back to the seed).")
+    return sup.grid(torch.stack(row), 384), text, True  # ticks "start from my image"
 
 
 def _video(sess: sup.Session, source, seeds_text, psi, suffix: str, request=None):
@@ -106,11 +124,12 @@ def make_mp4(sess: sup.Session, source, seeds_text, psi, request: gr.Request = N
 
 
 @guarded
-def pca_edit(sess: sup.Session, source, seed, psi, *amounts):
-    """The chosen seed moved along the model's top PCA directions in w (units: std of w)."""
+def pca_edit(sess: sup.Session, source, seed, psi, mine, *amounts):
+    """The chosen seed (or the projected image) moved along the model's top PCA directions in w
+    (units: std of w)."""
     model = sess.explore_model(source or None)
     amounts = [sup.as_float(a, "direction amount", -10.0, 10.0) for a in amounts[:sup.PCA_COMPONENTS]]
-    return _big(model.edited(_seed(seed), _psi(psi), amounts))
+    return _big(model.edited(_seed(seed), _psi(psi), amounts, _mine(sess, model, mine)))
 
 
 @guarded
@@ -124,14 +143,15 @@ def download_samples(sess: sup.Session, request: gr.Request = None):
 
 
 @guarded
-def refresh_singles(sess: sup.Session, source, psi, seed, seeds_text, t, *amounts):
+def refresh_singles(sess: sup.Session, source, psi, seed, mine, seeds_text, t, *amounts):
     """Redraw the single images (comparison, interpolation, PCA edit), e.g. when ψ moves."""
-    return (*compare(sess, source, seed, psi), interpolate(sess, source, seeds_text, t, psi),
-            pca_edit(sess, source, seed, psi, *amounts))
+    mine = mine and sess.projected_w(sess.explore_model(source or None)) is not None  # a new run drops it
+    return (*compare(sess, source, seed, psi, mine), interpolate(sess, source, seeds_text, t, psi),
+            pca_edit(sess, source, seed, psi, mine, *amounts))
 
 
 @guarded
-def refresh_explore(sess: sup.Session, source, start, psi, seed, seeds_text, t, *amounts):
+def refresh_explore(sess: sup.Session, source, start, psi, seed, mine, seeds_text, t, *amounts):
     """Redraw everything on the Explore tab (on opening it and after training)."""
     return (*show_seeds(sess, source, start, psi),
-            *refresh_singles(sess, source, psi, seed, seeds_text, t, *amounts))
+            *refresh_singles(sess, source, psi, seed, mine, seeds_text, t, *amounts))

@@ -178,6 +178,8 @@ def build_demo() -> gr.Blocks:
                     with gr.Column():
                         selected = gr.Number(0, precision=0, minimum=0, maximum=sup.SEED_MAX,
                                              label="Selected seed", elem_id="selected_seed")
+                        mine = gr.Checkbox(False, label="Start from my image instead (put it in below)",
+                                           elem_id="use_mine")
                         with gr.Row():
                             cmp_source = gr.Image(label="Source", interactive=False, format="png",
                                                   elem_id="cmp_source")
@@ -240,7 +242,7 @@ def build_demo() -> gr.Blocks:
                           strategies, list(option_groups.values()), api_visibility="private")
 
         explore_outputs = [seed_gallery, explore_label, cmp_source, cmp_tuned, interp_img, pca_img]
-        explore_inputs = [sess, source, start_seed, psi, selected, interp_seeds, interp_t, *amounts]
+        explore_inputs = [sess, source, start_seed, psi, selected, mine, interp_seeds, interp_t, *amounts]
         train_inputs = [sess, source, strategies, steps, lr, batch, seed, *options]
         train_outputs = [loss_plot, samples, source_samples, progress, status, run_file, monitor_plot, monitor_text]
         train_opts = dict(concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY, show_progress="minimal")
@@ -260,20 +262,24 @@ def build_demo() -> gr.Blocks:
 
         explore_tab.select(refresh_explore, explore_inputs, explore_outputs, api_name="explore", **fast)
         # ψ moves: the single images first (one quick event), then the 16-image gallery
-        psi.change(refresh_singles, [sess, source, psi, selected, interp_seeds, interp_t, *amounts],
+        psi.change(refresh_singles, [sess, source, psi, selected, mine, interp_seeds, interp_t, *amounts],
                    [cmp_source, cmp_tuned, interp_img, pca_img], api_name="truncation", **live).then(
             show_seeds, [sess, source, start_seed, psi], [seed_gallery, explore_label],
             api_visibility="private", **live)
         gr.on([show.click, start_seed.submit], show_seeds, [sess, source, start_seed, psi],
               [seed_gallery, explore_label], api_name="seeds", **fast)
         seed_gallery.select(select_seed, sess, selected, api_visibility="private")
-        selected.change(compare, [sess, source, selected, psi], [cmp_source, cmp_tuned], api_name="compare",
+        selected.change(compare, [sess, source, selected, psi, mine], [cmp_source, cmp_tuned], api_name="compare",
                         **live)
-        selected.change(pca_edit, [sess, source, selected, psi, *amounts], pca_img, api_name="pca", **live)
+        selected.change(pca_edit, [sess, source, selected, psi, mine, *amounts], pca_img, api_name="pca", **live)
+        mine.change(compare, [sess, source, selected, psi, mine], [cmp_source, cmp_tuned],
+                    api_visibility="private", **live)
+        mine.change(pca_edit, [sess, source, selected, psi, mine, *amounts], pca_img, api_visibility="private",
+                    **live)
         for slider in amounts:
-            slider.change(pca_edit, [sess, source, selected, psi, *amounts], pca_img,
+            slider.change(pca_edit, [sess, source, selected, psi, mine, *amounts], pca_img,
                           api_visibility="private", **live)
-        project_btn.click(project_image, [sess, source, own_image], [projected_img, projected_text],
+        project_btn.click(project_image, [sess, source, own_image], [projected_img, projected_text, mine],
                           api_name="project", concurrency_id="score", concurrency_limit=1)
         gr.on([interp_t.change, interp_seeds.submit], interpolate, [sess, source, interp_seeds, interp_t, psi],
               interp_img, api_name="interpolate", **live)

@@ -1,0 +1,163 @@
+"""Does the monitor's keep-best rule pick a good step, and does the copying alarm come in time?
+
+    python benchmarks/monitor_check.py --data-dir DIR best [--targets ...] [--shots 10 25]
+    python benchmarks/monitor_check.py --data-dir DIR overtrain [--target faces-lorelei]
+
+`best`: for each visible target and shot count (shots drawn by seed 0, the matching bundled source,
+the app's settings: appkit.make_config with the recommended preset, the CPU default steps and the
+app's monitor period, keep-best on), trains in chunks of --every steps, as the app does, and keeps
+G_ema at the end of every chunk (the "saved steps"). Each saved step and the step the rule kept are
+scored with n samples against the held-out images (the rest of the target, up to 300, seeded) in
+both feature spaces. The rule passes a slice when its step's KID is within 10% of the best saved
+step's. Writes benchmarks/monitor_check.md (the table) and .json.
+
+`overtrain`: 5 shots and 10x the default steps, with the copying alarm reported but not stopping
+the run, scored every --every steps: the first "copying" reading should come before the held-out
+KID turns upward. Appends its section to the same files.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+import appkit as sup  # noqa: E402
+from tgan import ChunkEnded, load_images, sampling, scoring, train_chunk  # noqa: E402
+from tgan.events import Monitored  # noqa: E402
+from tgan.models import generator_from_tensors  # noqa: E402
+from tgan.monitor import COPYING  # noqa: E402
+from tgan.paths import CHECKPOINTS  # noqa: E402
+from tgan.strategies.catalog import PRESETS  # noqa: E402
+from tgan.subsets import pick_shots, random_subset  # noqa: E402
+from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
+
+SOURCE_FOR = {"emoji-3d-animals": "emoji", "faces-lorelei": "faces", "kanji-gyosho": "kanji"}
+OUT = Path(__file__).resolve().parent / "monitor_check"
+SPACES = ("inception", "random-cnn")
+
+
+def trained_steps(target: str, shots, steps: int, every: int):
+    """Train the app's default on `shots`; yield (step, G_ema) after every chunk, then
+    ("kept", G_ema of the rule's step, that step) and the monitor's readings."""
+    cfg = sup.make_config(list(PRESETS["recommended"][0]), [], steps, 2e-4, 16, 0)
+    state, readings = None, []
+    while state is None or state.step < steps:
+        for ev in train_chunk(cfg, shots.images, state, CHECKPOINTS / SOURCE_FOR[target], max_steps=every):
+            if isinstance(ev, Monitored):
+                readings.append({"step": ev.step, "memorisation": round(ev.memorisation, 3),
+                                 "diversity": round(ev.diversity, 3), "verdict": ev.verdict})
+            if isinstance(ev, ChunkEnded):
+                state = ev.state
+        yield state.step, generator_from_tensors(state.model, state.tensors, "G_ema")
+    kept = state.best["step"] if state.best else state.step
+    yield "kept", generator_from_tensors(state.model, state.tensors, state.generator_prefix()), kept, readings
+
+
+def kids(G, heldout, shots, extractors, n: int) -> dict:
+    with torch.no_grad():
+        samples = sampling.sample_seeds(G, range(10_000, 10_000 + n))
+    spaces = scoring.evaluate(samples, heldout, train=shots.as_float(), extractors=extractors)["spaces"]
+    return {s: round(spaces[s]["kid"], 5) for s in SPACES}
+
+
+def split(data_dir: Path, target: str, k: int):
+    full = load_images(data_dir / f"target-{target}.zip", 64)
+    shots, rest = pick_shots(full, k, seed=0)
+    return shots, random_subset(rest, 300, seed=0).as_float()
+
+
+def best(a, extractors) -> list[dict]:
+    rows = []
+    for target in a.targets:
+        for k in a.shots:
+            shots, heldout = split(a.data_dir, target, k)
+            saved, kept = {}, None
+            for item in trained_steps(target, shots, a.steps, a.every):
+                if item[0] == "kept":
+                    _, G, kept_step, readings = item
+                    kept = (kept_step, saved.get(kept_step) or kids(G, heldout, shots, extractors, a.n))
+                else:
+                    saved[item[0]] = kids(item[1], heldout, shots, extractors, a.n)
+            row = {"target": target, "shots": k, "kept_step": kept[0], "kept": kept[1], "saved": saved,
+                   "readings": readings}
+            for s in SPACES:
+                top = min(saved, key=lambda step: saved[step][s])
+                row[f"best_{s}"] = top
+                row[f"ratio_{s}"] = round(kept[1][s] / saved[top][s], 3) if saved[top][s] > 0 else None
+            rows.append(row)
+            print(json.dumps({k2: v for k2, v in row.items() if k2 not in ("saved", "readings")}), flush=True)
+    return rows
+
+
+def overtrain(a, extractors) -> dict:
+    shots, heldout = split(a.data_dir, a.target, 5)
+    steps = 10 * a.steps
+    curve, kept = [], None
+    for item in trained_steps(a.target, shots, steps, a.every):
+        if item[0] == "kept":
+            readings, kept = item[3], item[2]
+        else:
+            curve.append({"step": item[0], **kids(item[1], heldout, shots, extractors, a.n)})
+            print(json.dumps(curve[-1]), flush=True)
+    copying = next((r["step"] for r in readings if r["memorisation"] < COPYING), None)
+    turn = {s: min(curve, key=lambda p: p[s])["step"] for s in SPACES}  # held-out KID is lowest here
+    return {"target": a.target, "shots": 5, "steps": steps, "first_copying_reading": copying,
+            "kept_step": kept, "kid_lowest_at": turn, "curve": curve, "readings": readings}
+
+
+def write(results: dict) -> None:
+    OUT.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
+    lines = []
+    if "best" in results:
+        lines += ["## The kept step against the saved steps (held-out KID, lower is better)", "",
+                  "| target | shots | kept step | best saved step (Inception / random-CNN) | kept / best, Inception "
+                  "| kept / best, random-CNN |", "|---|---|---|---|---|---|"]
+        for r in results["best"]:
+            lines.append(f"| {r['target']} | {r['shots']} | {r['kept_step']} | {r['best_inception']} / "
+                         f"{r['best_random-cnn']} | {r['ratio_inception']} | {r['ratio_random-cnn']} |")
+        for s in SPACES:
+            ok = sum(1 for r in results["best"] if r[f"ratio_{s}"] is not None and r[f"ratio_{s}"] <= 1.10)
+            lines.append(f"\nWithin 10% of the best saved step, {s}: {ok} of {len(results['best'])} slices.")
+    if "overtrain" in results:
+        o = results["overtrain"]
+        lines += ["", f"## Over-training: {o['target']}, 5 shots, {o['steps']} steps", "",
+                  f"First 'copying' reading (memorisation < {COPYING}): step {o['first_copying_reading']}. "
+                  f"Held-out KID is lowest at step {o['kid_lowest_at']['inception']} (Inception) and "
+                  f"{o['kid_lowest_at']['random-cnn']} (random-CNN). The rule kept step {o['kept_step']}.", "",
+                  "| step | KID Inception | KID random-CNN | memorisation (nearest reading) |", "|---|---|---|---|"]
+        for p in o["curve"]:
+            near = min(o["readings"], key=lambda r: abs(r["step"] - p["step"]))
+            lines.append(f"| {p['step']} | {p['inception']:.4f} | {p['random-cnn']:.4f} | {near['memorisation']} |")
+    OUT.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", required=True, type=Path)
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="the default fine-tune's steps")
+    p.add_argument("--n", type=int, default=200, help="samples per score")
+    p.add_argument("--threads", type=int, default=2)
+    sub = p.add_subparsers(dest="what", required=True)
+    b = sub.add_parser("best")
+    b.add_argument("--targets", nargs="+", default=list(SOURCE_FOR))
+    b.add_argument("--shots", nargs="+", type=int, default=[10, 25])
+    b.add_argument("--every", type=int, default=50, help="steps between saved steps")
+    o = sub.add_parser("overtrain")
+    o.add_argument("--target", default="faces-lorelei")
+    o.add_argument("--every", type=int, default=250, help="steps between scores")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    path = OUT.with_suffix(".json")
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    extractors = scoring.default_extractors("cpu")
+    results[a.what] = best(a, extractors) if a.what == "best" else overtrain(a, extractors)
+    write(results)
+
+
+if __name__ == "__main__":
+    main()
