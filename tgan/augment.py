@@ -1,32 +1,50 @@
 """Differentiable augmentation (DiffAugment, Zhao et al. 2020): apply the same family of random
 transforms to real and fake images right before D, so D cannot memorise a handful of images and
 gradients still reach G through the transforms. Every op works on (B, 3, H, W) in [-1, 1] and
-draws from the run's own generator (on x's device), so concurrent runs stay reproducible."""
+draws from the run's own generator (on x's device), so concurrent runs stay reproducible. In a
+data-parallel run, x is this process's rows of the global batch: the draws are made for the whole
+batch and sliced (tgan.distributed.Rows), so every row gets what one process would give it."""
 from __future__ import annotations
 
 import torch
 
-
-def _brightness(x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
-    return x + (torch.rand(x.size(0), 1, 1, 1, device=x.device, dtype=x.dtype, generator=gen) - 0.5)
+from .distributed import Rows
 
 
-def _saturation(x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+def _rand(x: torch.Tensor, gen, rows: Rows | None, *tail: int) -> torch.Tensor:
+    """Uniform [0, 1) draws of shape (rows of x, *tail)."""
+    n = rows.total if rows else x.size(0)
+    drawn = torch.rand(n, *tail, device=x.device, dtype=x.dtype, generator=gen)
+    return rows.take(drawn) if rows else drawn
+
+
+def _randint(x: torch.Tensor, gen, rows: Rows | None, low: int, high: int, *tail: int) -> torch.Tensor:
+    n = rows.total if rows else x.size(0)
+    drawn = torch.randint(low, high, (n, *tail), device=x.device, generator=gen)
+    return rows.take(drawn) if rows else drawn
+
+
+def _brightness(x: torch.Tensor, gen: torch.Generator | None, rows: Rows | None = None) -> torch.Tensor:
+    return x + (_rand(x, gen, rows, 1, 1, 1) - 0.5)
+
+
+def _saturation(x: torch.Tensor, gen: torch.Generator | None, rows: Rows | None = None) -> torch.Tensor:
     mean = x.mean(dim=1, keepdim=True)  # (B, 1, H, W) grey
-    return (x - mean) * (torch.rand(x.size(0), 1, 1, 1, device=x.device, dtype=x.dtype, generator=gen) * 2) + mean
+    return (x - mean) * (_rand(x, gen, rows, 1, 1, 1) * 2) + mean
 
 
-def _contrast(x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+def _contrast(x: torch.Tensor, gen: torch.Generator | None, rows: Rows | None = None) -> torch.Tensor:
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return (x - mean) * (torch.rand(x.size(0), 1, 1, 1, device=x.device, dtype=x.dtype, generator=gen) + 0.5) + mean
+    return (x - mean) * (_rand(x, gen, rows, 1, 1, 1) + 0.5) + mean
 
 
-def _translation(x: torch.Tensor, gen: torch.Generator | None, ratio: float = 0.125) -> torch.Tensor:
+def _translation(x: torch.Tensor, gen: torch.Generator | None, rows: Rows | None = None,
+                 ratio: float = 0.125) -> torch.Tensor:
     """Shift each image by up to ratio*size pixels, filling with zeros (mid-grey)."""
     b, _, h, w = x.shape
     max_dy, max_dx = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    dy = torch.randint(-max_dy, max_dy + 1, (b, 1, 1), device=x.device, generator=gen)
-    dx = torch.randint(-max_dx, max_dx + 1, (b, 1, 1), device=x.device, generator=gen)
+    dy = _randint(x, gen, rows, -max_dy, max_dy + 1, 1, 1)
+    dx = _randint(x, gen, rows, -max_dx, max_dx + 1, 1, 1)
     rows = torch.arange(h, device=x.device).view(1, h, 1) - dy  # (B, H, 1) source row per pixel
     cols = torch.arange(w, device=x.device).view(1, 1, w) - dx  # (B, 1, W)
     valid = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)  # (B, H, W)
@@ -35,12 +53,13 @@ def _translation(x: torch.Tensor, gen: torch.Generator | None, ratio: float = 0.
     return out * valid.unsqueeze(1)
 
 
-def _cutout(x: torch.Tensor, gen: torch.Generator | None, ratio: float = 0.5) -> torch.Tensor:
+def _cutout(x: torch.Tensor, gen: torch.Generator | None, rows: Rows | None = None,
+            ratio: float = 0.5) -> torch.Tensor:
     """Zero one random square of side ratio*size per image."""
-    b, _, h, w = x.shape
+    _, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    cy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), device=x.device, generator=gen)
-    cx = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), device=x.device, generator=gen)
+    cy = _randint(x, gen, rows, 0, h + (1 - ch % 2), 1, 1)
+    cx = _randint(x, gen, rows, 0, w + (1 - cw % 2), 1, 1)
     rows = torch.arange(h, device=x.device).view(1, h, 1)
     cols = torch.arange(w, device=x.device).view(1, 1, w)
     inside = ((rows - cy).abs() <= ch // 2) & ((cols - cx).abs() <= cw // 2)  # (B, H, W)
@@ -61,10 +80,11 @@ POLICIES = {  # name -> ops applied in order; "color,translation,cutout" is Diff
 
 
 def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout",
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: torch.Generator | None = None, rows: Rows | None = None) -> torch.Tensor:
+    """rows: which rows of the global batch x is (None: x is the whole batch)."""
     if policy not in POLICIES:
         raise ValueError(f"unknown augmentation policy {policy!r}; choose one of {sorted(POLICIES)}")
     for group in POLICIES[policy]:
         for op in OPS[group]:
-            x = op(x, generator)
+            x = op(x, generator, rows)
     return x.contiguous()

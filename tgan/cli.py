@@ -12,6 +12,7 @@ import sys
 # Each command imports what it needs (torch, Inception, ...) when it runs.
 from .config import ModelConfig, TrainConfig
 from .errors import CheckpointError, DataError
+from .events import Failed
 from .cli_images import cmd_advise, cmd_doctor, cmd_project
 from .cli_output import CLIError, bench_line, metrics_table, run_training, stop_on_ctrl_c
 from .strategies.catalog import PRESETS, WHY
@@ -31,9 +32,15 @@ def _parse_options(pairs: list[str]) -> dict[str, dict]:
 
 def cmd_pretrain(a) -> None:
     from .data import load_images
+    from .distributed import world_from_env
+    from .shards import ShardStream, is_shard_folder
     from .trainer import train
 
-    images = load_images(a.data, a.resolution, max_images=None)
+    world = world_from_env()  # under torchrun: this process's rank; else a world of one
+    if len(a.data) == 1 and is_shard_folder(a.data[0]):  # streamed, each rank its own shards
+        images = ShardStream(a.data[0], a.resolution, world.rank, world.size, a.seed)
+    else:
+        images = load_images(a.data, a.resolution, max_images=None).images
     # r3gan follows R3GAN/StyleGAN2's Adam (beta1 0, beta2 0.99); dcgan keeps DCGAN's (0.5, 0.999).
     betas = (0.0, 0.99) if a.family == "r3gan" else (0.5, 0.999)
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch, seed=a.seed, save_every=a.save_every,
@@ -43,8 +50,23 @@ def cmd_pretrain(a) -> None:
     mapping = a.mapping_layers if a.mapping_layers is not None else (4 if a.family == "r3gan" else 0)
     mcfg = ModelConfig(resolution=a.resolution, g_width=a.width, d_width=a.width, family=a.family,
                        mapping_layers=mapping)
-    run_training(train(cfg, images.images, a.out, model_config=mcfg, stop=stop_on_ctrl_c(),
-                        resume=a.resume, half=True), a.quiet)
+    events = train(cfg, images, a.out, model_config=mcfg, stop=stop_on_ctrl_c(), resume=a.resume,
+                   half=True, device=world.device(), world=world)
+    if world.is_main:
+        run_training(events, a.quiet)
+        return
+    for ev in events:  # progress and messages come from rank 0 only
+        if isinstance(ev, Failed):
+            raise CLIError(f"rank {world.rank}: {ev.message}")
+
+
+def cmd_shards(a) -> None:
+    from .shards import write_shards
+
+    if a.per_shard < 1:
+        raise CLIError(f"--per-shard must be positive, got {a.per_shard}")
+    written = write_shards(a.data, a.out, a.per_shard, a.resolution)
+    print(f"wrote {len(written)} shard(s) to {a.out}", file=sys.stderr)
 
 
 def cmd_finetune(a) -> None:
@@ -142,11 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("pretrain", help="train a source GAN from scratch on a large image set")
-    s.add_argument("--data", required=True, nargs="+", help="image folder, .zip or files")
+    s.add_argument("--data", required=True, nargs="+",
+                   help="image folder, .zip or files (loaded into memory), or a folder of tar shards "
+                        "(shard-*.tar, streamed; see `tgan shards`)")
     s.add_argument("--out", required=True, help="run folder to write (and resume from)")
     s.add_argument("--resolution", type=int, default=64, choices=(32, 64, 128))
     s.add_argument("--steps", type=int, default=20_000, help="total steps (a resume continues to this)")
-    s.add_argument("--batch", type=int, default=32)
+    s.add_argument("--batch", type=int, default=32,
+                   help="images per step in all; under torchrun each process takes batch / processes of them")
     s.add_argument("--width", type=int, default=32, help="G/D channel width (checkpoint size grows ~width^2)")
     s.add_argument("--family", choices=("r3gan", "dcgan"), default="r3gan",
                    help="network family: r3gan (residual, RpGAN + R1/R2; default) or dcgan (the v1 sources)")
@@ -163,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, default=0,
                    help="CPU threads (default: the cores free right now; on a GPU this only affects data handling)")
     s.set_defaults(fn=cmd_pretrain)
+
+    s = sub.add_parser("shards", help="write images as tar shards (WebDataset layout) for streamed pretraining")
+    s.add_argument("--data", required=True, nargs="+", help="image folder, .zip or files")
+    s.add_argument("--out", required=True, help="folder for shard-00000.tar, shard-00001.tar, ...")
+    s.add_argument("--resolution", type=int, default=64, choices=(32, 64, 128))
+    s.add_argument("--per-shard", type=int, default=1000, help="images per shard")
+    s.set_defaults(fn=cmd_shards)
 
     s = sub.add_parser("finetune", help="adapt a source GAN to a few images")
     s.add_argument("--source", required=True, help="source model folder or bundled name (emoji, faces, kanji)")
@@ -312,6 +344,9 @@ def _set_threads(a) -> None:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and args.command != "pretrain":
+            raise CLIError("only `tgan pretrain` runs over several processes (torchrun); run this command "
+                           "as one process")
         _check_ranges(args)
         _set_threads(args)
         args.fn(args)

@@ -31,12 +31,13 @@ class TrainState:
     source: str | None = None  # the source model's name (None: trained from scratch)
     d_kind: str = "conv"  # "conv" or "projected"
     best: dict | None = None  # the keep-best step's monitor reading; its G_ema is "best.G_ema.*"
+    world_size: int = 1  # processes that trained the last chunk (tgan.distributed); resuming may use another
 
     def config(self) -> dict:
         """config.json of this state."""
         return {"model": self.model, "train": self.train, "step": self.step,
                 "train_seconds": round(self.seconds, 1), "d_kind": self.d_kind, "source": self.source,
-                "best": self.best}
+                "best": self.best, "world_size": self.world_size}
 
     def generator_prefix(self) -> str:
         """Where the G_ema people should see lives: the best step's when one was kept."""
@@ -91,7 +92,7 @@ def load_train_state(out_dir) -> TrainState:
         tensors = {k: v for k, v in tensors.items() if not k.startswith("G_ema_last.")}
     return TrainState(config["model"], config["train"], tensors, int(config.get("step", 0)),
                       float(config.get("train_seconds", 0.0)), config.get("source"), config.get("d_kind", "conv"),
-                      best)
+                      best, int(config.get("world_size", 1)))
 
 
 def has_saved_state(out_dir) -> bool:

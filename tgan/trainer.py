@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from .config import ModelConfig, TrainConfig, from_dict
+from .distributed import World
 from .events import ChunkEnded, Event, Failed, Finished, Monitored, Samples, Saved, Started, Step
 from .models import describe_device, load_source, pick_device
 from .strategies import SourceModels
@@ -26,15 +27,16 @@ from .training_run import TrainingRun
 
 def train(cfg: TrainConfig, images: torch.Tensor, out_dir=None, source: SourceModels | None = None,
           model_config: ModelConfig | None = None, stop=None, resume: bool = False, device=None,
-          half: bool = False) -> Iterator[Event]:
+          half: bool = False, world: World = World()) -> Iterator[Event]:
     """Train on `images` (N, 3, R, R) uint8. Ends with exactly one Finished or Failed event.
 
     out_dir: where checkpoints go (None: nothing is written). resume: continue the run saved in
     out_dir. stop: anything with is_set() (threading.Event, StopFile). half: store
-    model.safetensors in fp16 (the resume file stays fp32)."""
+    model.safetensors in fp16 (the resume file stays fp32). world: the processes training this
+    run together (tgan.distributed.world_from_env under torchrun); only rank 0 writes files."""
     try:
         device = pick_device(device)
-        run = TrainingRun(cfg, _model_config(source, model_config, images), images, source, device)
+        run = TrainingRun(cfg, _model_config(source, model_config, images), images, source, device, world)
         if resume and has_saved_state(out_dir):
             run.load(load_train_state(out_dir), Path(out_dir).name)
     except (ValueError, RuntimeError) as exc:  # bad options, shape mismatches, a file that does not fit
@@ -46,6 +48,8 @@ def train(cfg: TrainConfig, images: torch.Tensor, out_dir=None, source: SourceMo
         yield Samples(0, run.grid())  # what the source makes, before any update
 
     def save() -> str:
+        if not world.is_main:  # every rank holds the same weights; one writes them
+            return str(out_dir)
         return str(save_train_state(out_dir, run.state(), half))
 
     outcome = Outcome("until")
@@ -140,11 +144,13 @@ def run_steps(run: TrainingRun, until: int, stop=None, deadline: float | None = 
     weights, moments and all, and ends with "diverged"; an exception in a step does the same."""
     cfg = run.cfg
     check_every = 1 if run.device.type == "cpu" else 8
+    world = run.world
     pending: list[dict[str, torch.Tensor]] = []  # loss terms of the steps since the last check
     run.checkpoint()
     sec_per_step, mark = None, time.perf_counter()
     while run.step < until:
-        if (stop is not None and stop.is_set()) or (deadline is not None and time.monotonic() >= deadline):
+        stopping = (stop is not None and stop.is_set()) or (deadline is not None and time.monotonic() >= deadline)
+        if world.any(stopping, run.device):  # all processes stop at the same step
             break
         try:
             pending.append(run.train_step())
@@ -156,8 +162,8 @@ def run_steps(run: TrainingRun, until: int, stop=None, deadline: float | None = 
         sample_now = run.step % cfg.sample_every == 0 or run.step == cfg.steps
         if len(pending) < check_every and not sample_now and run.step < until:
             continue
-        totals = torch.stack([sum(t.values()).float() for t in pending])
-        if not bool(totals.isfinite().all()):  # the sync
+        totals = world.sum(torch.stack([sum(t.values()).float() for t in pending]))  # every rank's, summed
+        if not bool(totals.isfinite().all()):  # the sync; all ranks see the same verdict
             bad = next(i for i, v in enumerate(totals.tolist()) if not math.isfinite(v))
             failed_at, terms = run.step - len(pending) + 1 + bad, pending[bad]
             run.rollback()
@@ -173,7 +179,7 @@ def run_steps(run: TrainingRun, until: int, stop=None, deadline: float | None = 
         pending = []
         run.checkpoint()
         yield Step(run.step, cfg.steps, losses, sec_per_step, sec_per_step * (cfg.steps - run.step))
-        if sample_now:
+        if sample_now and world.is_main:  # G_ema lives on rank 0
             yield Samples(run.step, run.grid())
         if run.monitor is not None and (run.step % cfg.monitor_every == 0 or run.step == cfg.steps):
             reading = run.observe()

@@ -14,6 +14,8 @@ from .strategies import RunModels, SourceModels, StepContext, build
 from .monitor import Monitor, Reading, is_better
 from .train_state import BEST, OPTIMIZERS, RNG, TrainState, load_optimizer, module_tensors, optimizer_tensors
 from .checkpoint import load_module_state, split_prefix
+from .distributed import World, sync_batchnorm
+from .shards import ShardStream
 
 
 def fixed_latents(n: int, z_dim: int, seed: int) -> torch.Tensor:
@@ -31,12 +33,22 @@ def uses_rpgan(cfg: TrainConfig, mcfg: ModelConfig, D) -> bool:
 class TrainingRun:
     """The networks and optimizers of one run on one device, and its step."""
 
-    def __init__(self, cfg: TrainConfig, mcfg: ModelConfig, images: torch.Tensor,
-                 source: SourceModels | None, device: torch.device):
+    def __init__(self, cfg: TrainConfig, mcfg: ModelConfig, images: torch.Tensor | ShardStream,
+                 source: SourceModels | None, device: torch.device, world: World = World()):
+        """world: the processes sharing each global batch (tgan.distributed); one by default."""
         cfg.validate()
-        self.cfg, self.mcfg, self.device = cfg, mcfg, device
+        self.cfg, self.mcfg, self.device, self.world = cfg, mcfg, device, world
+        self.rows = world.rows(cfg.batch_size)  # this process's rows of every global batch
+        if world.size > 1 and (source is not None or cfg.monitor_every):
+            raise ValueError("only pretraining runs over several processes; fine-tune (and monitor) in one")
         self.strategies = build(cfg.strategies, cfg.strategy_options, has_source=source is not None)
-        if images.ndim != 4 or images.shape[1] != 3 or images.shape[-1] != mcfg.resolution:
+        # images: (N, 3, R, R) uint8 in memory, or a ShardStream of a corpus too big for it
+        self.stream = images if isinstance(images, ShardStream) else None
+        if self.stream is not None:
+            if self.stream.resolution != mcfg.resolution:
+                raise ValueError(f"the shards stream {self.stream.resolution} px images; "
+                                 f"this model needs {mcfg.resolution}")
+        elif images.ndim != 4 or images.shape[1] != 3 or images.shape[-1] != mcfg.resolution:
             raise ValueError(f"images are {tuple(images.shape)}; this model needs (N, 3, "
                              f"{mcfg.resolution}, {mcfg.resolution}) - load them at {mcfg.resolution} px")
         if device.type == "cuda":
@@ -50,6 +62,8 @@ class TrainingRun:
             for strategy in self.strategies:
                 strategy.setup(self.models)
         run = self.models
+        run.G, run.D = sync_batchnorm(run.G, world, device), sync_batchnorm(run.D, world, device)
+        world.broadcast([run.G, run.D])
         # NHWC: oneDNN (CPU) and cuDNN convolutions run faster on it; 15% per step at 64 px on CPU.
         # Values are unchanged, and checkpoints are saved contiguous.
         run.G.to(memory_format=torch.channels_last)
@@ -58,13 +72,14 @@ class TrainingRun:
         self.opts = make_optimizers(run, cfg)
         self.d_trainable = [p for p in run.D.parameters() if p.requires_grad]
         self.relativistic = uses_rpgan(cfg, mcfg, run.D)
-        self.reals_all = images.to(device)  # (N, 3, R, R) uint8
+        self.reals_all = images.to(device) if self.stream is None else None  # (N, 3, R, R) uint8
         self.grid_z = fixed_latents(cfg.grid_size, mcfg.z_dim, cfg.seed).to(device)
         # One random stream per run, on the run's device: latents, data order, flips and augmentation.
         self.rng = torch.Generator(device=device)
         self.step, self.seconds = 0, 0.0
         # The monitor compares samples with the shots; with a single image there is nothing to compare.
-        self.monitor = Monitor(images, mcfg.z_dim, device, self.G_ema) if cfg.monitor_every and len(images) > 1 else None
+        watch = cfg.monitor_every and self.stream is None and len(images) > 1
+        self.monitor = Monitor(images, mcfg.z_dim, device, self.G_ema) if watch else None
         self.best: Reading | None = None  # the keep-best step's reading, and its G_ema on the CPU
         self.best_tensors: dict[str, torch.Tensor] = {}
         self.reseed()
@@ -101,7 +116,7 @@ class TrainingRun:
         return TrainState(to_dict(self.mcfg), to_dict(self.cfg), tensors, self.step, self.seconds,
                           run.source.name if run.source else None,
                           "conv" if hasattr(run.D, "blocks") else "projected",
-                          vars(self.best).copy() if self.best is not None else None)
+                          vars(self.best).copy() if self.best is not None else None, self.world.size)
 
     def load(self, state: TrainState, label: str = "the saved run") -> None:
         run = self.models
@@ -134,15 +149,19 @@ class TrainingRun:
     # -- one step
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         for strategy in self.strategies:
-            x = strategy.augment(x, self.rng)
+            x = strategy.augment(x, self.rng, self.rows)
         return x
 
     def _real_batch(self) -> torch.Tensor:
-        b, dev = self.cfg.batch_size, self.device
-        idx = torch.randint(len(self.reals_all), (b,), generator=self.rng, device=dev)
-        x = self.reals_all[idx].float() / 127.5 - 1.0  # (B, 3, R, R) in [-1, 1]
+        """This process's rows (b, 3, R, R) in [-1, 1] of a global batch of B random images."""
+        B, dev, rows = self.cfg.batch_size, self.device, self.rows
+        if self.stream is not None:  # this rank's own shards, in its own order
+            x = self.stream.take(rows.size).to(dev).float() / 127.5 - 1.0
+        else:
+            idx = rows.take(torch.randint(len(self.reals_all), (B,), generator=self.rng, device=dev))  # (b,)
+            x = self.reals_all[idx].float() / 127.5 - 1.0
         if self.cfg.flip:
-            flip = torch.rand(b, generator=self.rng, device=dev) < 0.5
+            flip = rows.take(torch.rand(B, generator=self.rng, device=dev)) < 0.5
             x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
         return x
 
@@ -157,7 +176,7 @@ class TrainingRun:
         autocast = torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.mixed)
         # One G forward per step, as in DCGAN: D trains on the detached fakes, then G's loss
         # backpropagates through the same fakes into the just-updated D. This halves G's cost.
-        z = torch.randn(cfg.batch_size, self.mcfg.z_dim, generator=self.rng, device=self.device)
+        z = self.rows.take(torch.randn(cfg.batch_size, self.mcfg.z_dim, generator=self.rng, device=self.device))
         with autocast:
             fake, feats = run.G.synthesis(run.G.mapping(z), return_features=True)
 
@@ -179,7 +198,7 @@ class TrainingRun:
                 d_terms = {"D/real": d_real, "D/fake": d_fake}
             for strategy in self.strategies:
                 d_terms.update(strategy.d_terms(run, StepContext(step, z, fake_for_d)))
-        _backward_and_step(self.opts[1], d_terms)
+        _backward_and_step(self.opts[1], d_terms, self.world)
 
         # Update G: fool D, plus the strategies' G terms (penalties, correspondence). D's weights
         # need no gradient here: switching them off saves D's weight-gradient kernels.
@@ -194,15 +213,17 @@ class TrainingRun:
                     g_terms = {"G/adv": losses.g_hinge(run.D(self._augment(fake)))}
                 for strategy in self.strategies:
                     g_terms.update(strategy.g_terms(run, StepContext(step, z, fake, feats)))
-            _backward_and_step(self.opts[0], g_terms)
+            _backward_and_step(self.opts[0], g_terms, self.world)
         finally:
             self._set_d_trainable(True)
-        update_ema(self.G_ema, run.G, ema_beta(cfg, step * cfg.batch_size))
+        if self.world.is_main:  # only rank 0 keeps (and saves) the average
+            update_ema(self.G_ema, run.G, ema_beta(cfg, step * cfg.batch_size))
         self.step = step
         return {k: v.detach() for k, v in {**d_terms, **g_terms}.items()}
 
 
-def _backward_and_step(opt: torch.optim.Optimizer, terms: dict[str, torch.Tensor]) -> None:
+def _backward_and_step(opt: torch.optim.Optimizer, terms: dict[str, torch.Tensor], world: World) -> None:
     opt.zero_grad(set_to_none=True)
     sum(terms.values()).backward()
+    world.average_gradients([p for group in opt.param_groups for p in group["params"]])
     opt.step()

@@ -64,8 +64,9 @@ class Strategy:
     def setup(self, run: RunModels) -> None:
         """Copy/freeze/replace weights, snapshot anchors. Called once before optimizers exist."""
 
-    def augment(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Applied to reals and fakes right before D; random draws come from `generator`."""
+    def augment(self, x: torch.Tensor, generator: torch.Generator | None = None, rows=None) -> torch.Tensor:
+        """Applied to reals and fakes right before D; random draws come from `generator`, made
+        for the whole global batch of which x holds `rows` (a tgan.distributed.Rows; None: all)."""
         return x
 
     def g_terms(self, run: RunModels, ctx: StepContext) -> dict[str, torch.Tensor]:

@@ -13,5 +13,5 @@ class DiffAug(Strategy):
     fields_help = {"policy": "which augmentations: color, translation, cutout"}
     policy: str = "color,translation,cutout"
 
-    def augment(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return diff_augment(x, self.policy, generator)
+    def augment(self, x: torch.Tensor, generator: torch.Generator | None = None, rows=None) -> torch.Tensor:
+        return diff_augment(x, self.policy, generator, rows)
