@@ -57,6 +57,7 @@ class Session:
     train_on: list[int] | None = None  # the dataset doctor's pick (near-duplicates left out); None: all
     own_sources: list[str] = field(default_factory=list)  # names of the sources this tab uploaded
     projected: tuple[tuple, torch.Tensor] | None = None  # (which model, its w) of the projected image
+    projection_stop: threading.Event = field(default_factory=threading.Event)  # the Cancel button of a projection
     _training: threading.Lock = field(default_factory=threading.Lock)  # held by the one run in this tab
 
     def __deepcopy__(self, memo):  # gr.State copies initial values; a session is never copied

@@ -481,3 +481,17 @@ def test_upload_gets_advice_and_the_nearest_bundled_source(sess, monkeypatch):
     assert "**Advice**: source **faces**, preset **recommended**" in panel and "Why:" in panel
     source, preset, _ = setup_tabs.advise_run(sess, "faces", "recommended")
     assert source == gr.skip() and preset == gr.skip()  # already chosen: left alone
+
+
+def test_a_cancelled_projection_keeps_the_best_latent_so_far(trained, app_image_files):
+    sess, _ = trained
+
+    def progress(done_total, desc=""):  # the Cancel button, pressed while step 5 is reported
+        if done_total[0] == 5:
+            explore.cancel_projection(sess)
+
+    picture, text, mine = explore.project_image(sess, "tiny", str(app_image_files["good"][2]), progress)
+    assert isinstance(picture, Image.Image) and "cancelled after 5 steps" in text and mine is True
+    assert sess.projected_w(sess.explore_model("tiny")) is not None
+    _, text, _ = explore.project_image(sess, "tiny", str(app_image_files["good"][2]))  # a new one runs in full
+    assert "cancelled" not in text

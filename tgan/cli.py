@@ -45,7 +45,8 @@ def cmd_pretrain(a) -> None:
     betas = (0.0, 0.99) if a.family == "r3gan" else (0.5, 0.999)
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch, seed=a.seed, save_every=a.save_every,
                       sample_every=max(a.save_every, 1), lr_g=a.lr, lr_d=a.lr, beta1=betas[0], beta2=betas[1],
-                      ema_halflife_images=10_000, r1_gamma=a.gamma, strategies=["scratch", "diffaug"],
+                      ema_halflife_images=10_000, r1_gamma=a.gamma,
+                      strategies=["scratch"] + (["projected_d"] if a.discriminator == "projected" else []) + ["diffaug"],
                       strategy_options={"diffaug": {"policy": a.augment}})
     mapping = a.mapping_layers if a.mapping_layers is not None else (4 if a.family == "r3gan" else 0)
     mcfg = ModelConfig(resolution=a.resolution, g_width=a.width, d_width=a.width, family=a.family,
@@ -177,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="network family: r3gan (residual, RpGAN + R1/R2; default) or dcgan (the v1 sources)")
     s.add_argument("--mapping-layers", type=int, default=None,
                    help="depth of the z -> w MLP (default: 4 for r3gan, 0 for dcgan)")
+    s.add_argument("--discriminator", choices=("conv", "projected"), default="conv",
+                   help="conv: the family's own D; projected: heads on a frozen ImageNet EfficientNet-Lite0 "
+                        "(Projected GAN; hinge loss; its Inception scores flatter it, see README 'Scores you can trust')")
     s.add_argument("--gamma", type=float, default=1.0,
                    help="R1/R2 strength (r3gan; R3GAN starts FFHQ-64 at 2 and CIFAR-10 at 0.05)")
     s.add_argument("--lr", type=float, default=2e-4)

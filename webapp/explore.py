@@ -86,8 +86,9 @@ def project_image(sess: sup.Session, source, file, progress=gr.Progress()):
     model = sess.explore_model(source or None)
     target = load_images([getattr(file, "name", file)], model.resolution).as_float()[0]  # (3, R, R)
     done = None
+    sess.projection_stop.clear()
     with sup.inference_threads():
-        for ev in project(model.G, target):
+        for ev in project(model.G, target, stop=sess.projection_stop):
             if isinstance(ev, Projected):
                 done = ev
             else:
@@ -98,11 +99,18 @@ def project_image(sess: sup.Session, source, file, progress=gr.Progress()):
         shots = sess.images(model.resolution).as_float()
         row.append(shots[(shots - target).pow(2).flatten(1).sum(1).argmin()])  # the nearest, by pixels
     how = "close" if done.psnr >= 25 else "only roughly: this model cannot make it exactly"
+    if sess.projection_stop.is_set():
+        how += f"; cancelled after {done.steps} steps, this is the best so far"
     text = (f"PSNR {done.psnr:.1f} dB ({how}). Left to right: your image, its reconstruction by {model.label()}"
             f"{', your nearest training image' if len(row) == 3 else ''}. Type **p** among the interpolation "
             "seeds (e.g. `p, 17`) to walk from it; the PCA sliders and the source-vs-fine-tuned pair now "
             "start from it too (untick 'Start from my image' to go back to the seed).")
     return sup.grid(torch.stack(row), 384), text, True  # ticks "start from my image"
+
+
+def cancel_projection(sess: sup.Session):
+    """Ends a running projection after its current step; it shows the best latent found so far."""
+    sess.projection_stop.set()
 
 
 def _video(sess: sup.Session, source, seeds_text, psi, suffix: str, request=None):

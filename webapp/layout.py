@@ -6,7 +6,7 @@ import gradio as gr
 from tgan import DEFAULT_PRESET, PRESETS, STRATEGIES
 import appkit as sup
 
-from .explore import (compare, download_samples, interpolate, make_gif, make_mp4, pca_edit, project_image, refresh_explore,
+from .explore import (cancel_projection, compare, download_samples, interpolate, make_gif, make_mp4, pca_edit, project_image, refresh_explore,
                       refresh_singles, select_seed, show_seeds)
 from .plumbing import (training_device, DEFAULT_STEPS, EXAMPLES, EXPLORE_CONCURRENCY, NONE_SOURCE, TRAIN_CONCURRENCY, new_session,
                        on_state_deleted, on_unload)
@@ -196,7 +196,10 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     with gr.Column():
                         own_image = gr.Image(label="Your image", type="filepath", elem_id="own_image")
-                        project_btn = gr.Button("Find it in the model", size="sm", elem_id="project")
+                        with gr.Row():
+                            project_btn = gr.Button("Find it in the model", size="sm", elem_id="project")
+                            cancel_project = gr.Button("Cancel", size="sm", variant="stop", min_width=80,
+                                                       elem_id="cancel_project")
                     with gr.Column():
                         projected_img = gr.Image(label="Yours | reconstruction | nearest training image",
                                                  interactive=False, format="png", elem_id="projected_img")
@@ -281,6 +284,8 @@ def build_demo() -> gr.Blocks:
                           api_visibility="private", **live)
         project_btn.click(project_image, [sess, source, own_image], [projected_img, projected_text, mine],
                           api_name="project", concurrency_id="score", concurrency_limit=1)
+        # Not a Gradio `cancels=`: the projection ends after its step and still shows its best latent.
+        cancel_project.click(cancel_projection, sess, None, api_name="cancel_project", concurrency_limit=None)
         gr.on([interp_t.change, interp_seeds.submit], interpolate, [sess, source, interp_seeds, interp_t, psi],
               interp_img, api_name="interpolate", **live)
 
