@@ -95,11 +95,8 @@ class ModelHandle:
             return self.images(latent_at(sampling.seed_latents(seeds, self.z_dim), t), psi)
         if projected is None:
             raise ValueError("project an image first (Explore: Put your image in), then use p among the seeds")
-        ws = [projected.view(1, -1) if s == PROJECTED else self.w_for(sampling.seed_latents([s], self.z_dim), psi)
-              for s in seeds]
-        w = latent_at(torch.cat(ws), t, linear=True)  # (1, w_dim)
-        with inference_threads():
-            return sampling.synthesize(self.G, w)
+        ws = [self.start_w(s, psi, projected if s == PROJECTED else None) for s in seeds]
+        return self.from_w(latent_at(torch.cat(ws), t, linear=True))  # (1, w_dim) -> (1, 3, R, R)
 
     @property
     def w_dim(self) -> int:

@@ -11,40 +11,36 @@ import torch
 from .distributed import Rows
 
 
-def _rand(x: torch.Tensor, gen, rows: Rows | None, *tail: int) -> torch.Tensor:
-    """Uniform [0, 1) draws of shape (rows of x, *tail)."""
-    n = rows.total if rows else x.size(0)
-    drawn = torch.rand(n, *tail, device=x.device, dtype=x.dtype, generator=gen)
-    return rows.take(drawn) if rows else drawn
+def _rand(x: torch.Tensor, gen, part: Rows, *tail: int) -> torch.Tensor:
+    """Uniform [0, 1) draws of shape (part.size, *tail): drawn for the whole batch, sliced to x's part."""
+    return part.take(torch.rand(part.total, *tail, device=x.device, dtype=x.dtype, generator=gen))
 
 
-def _randint(x: torch.Tensor, gen, rows: Rows | None, low: int, high: int, *tail: int) -> torch.Tensor:
-    n = rows.total if rows else x.size(0)
-    drawn = torch.randint(low, high, (n, *tail), device=x.device, generator=gen)
-    return rows.take(drawn) if rows else drawn
+def _randint(x: torch.Tensor, gen, part: Rows, low: int, high: int, *tail: int) -> torch.Tensor:
+    return part.take(torch.randint(low, high, (part.total, *tail), device=x.device, generator=gen))
 
 
-def _brightness(x: torch.Tensor, gen: torch.Generator | None, rows: Rows | None = None) -> torch.Tensor:
-    return x + (_rand(x, gen, rows, 1, 1, 1) - 0.5)
+def _brightness(x: torch.Tensor, gen: torch.Generator | None, part: Rows) -> torch.Tensor:
+    return x + (_rand(x, gen, part, 1, 1, 1) - 0.5)
 
 
-def _saturation(x: torch.Tensor, gen: torch.Generator | None, rows: Rows | None = None) -> torch.Tensor:
+def _saturation(x: torch.Tensor, gen: torch.Generator | None, part: Rows) -> torch.Tensor:
     mean = x.mean(dim=1, keepdim=True)  # (B, 1, H, W) grey
-    return (x - mean) * (_rand(x, gen, rows, 1, 1, 1) * 2) + mean
+    return (x - mean) * (_rand(x, gen, part, 1, 1, 1) * 2) + mean
 
 
-def _contrast(x: torch.Tensor, gen: torch.Generator | None, rows: Rows | None = None) -> torch.Tensor:
+def _contrast(x: torch.Tensor, gen: torch.Generator | None, part: Rows) -> torch.Tensor:
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return (x - mean) * (_rand(x, gen, rows, 1, 1, 1) + 0.5) + mean
+    return (x - mean) * (_rand(x, gen, part, 1, 1, 1) + 0.5) + mean
 
 
-def _translation(x: torch.Tensor, gen: torch.Generator | None, rows: Rows | None = None,
+def _translation(x: torch.Tensor, gen: torch.Generator | None, part: Rows,
                  ratio: float = 0.125) -> torch.Tensor:
     """Shift each image by up to ratio*size pixels, filling with zeros (mid-grey)."""
     b, _, h, w = x.shape
     max_dy, max_dx = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    dy = _randint(x, gen, rows, -max_dy, max_dy + 1, 1, 1)
-    dx = _randint(x, gen, rows, -max_dx, max_dx + 1, 1, 1)
+    dy = _randint(x, gen, part, -max_dy, max_dy + 1, 1, 1)
+    dx = _randint(x, gen, part, -max_dx, max_dx + 1, 1, 1)
     rows = torch.arange(h, device=x.device).view(1, h, 1) - dy  # (B, H, 1) source row per pixel
     cols = torch.arange(w, device=x.device).view(1, 1, w) - dx  # (B, 1, W)
     valid = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)  # (B, H, W)
@@ -53,13 +49,13 @@ def _translation(x: torch.Tensor, gen: torch.Generator | None, rows: Rows | None
     return out * valid.unsqueeze(1)
 
 
-def _cutout(x: torch.Tensor, gen: torch.Generator | None, rows: Rows | None = None,
+def _cutout(x: torch.Tensor, gen: torch.Generator | None, part: Rows,
             ratio: float = 0.5) -> torch.Tensor:
     """Zero one random square of side ratio*size per image."""
     _, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    cy = _randint(x, gen, rows, 0, h + (1 - ch % 2), 1, 1)
-    cx = _randint(x, gen, rows, 0, w + (1 - cw % 2), 1, 1)
+    cy = _randint(x, gen, part, 0, h + (1 - ch % 2), 1, 1)
+    cx = _randint(x, gen, part, 0, w + (1 - cw % 2), 1, 1)
     rows = torch.arange(h, device=x.device).view(1, h, 1)
     cols = torch.arange(w, device=x.device).view(1, 1, w)
     inside = ((rows - cy).abs() <= ch // 2) & ((cols - cx).abs() <= cw // 2)  # (B, H, W)
@@ -84,6 +80,7 @@ def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout",
     """rows: which rows of the global batch x is (None: x is the whole batch)."""
     if policy not in POLICIES:
         raise ValueError(f"unknown augmentation policy {policy!r}; choose one of {sorted(POLICIES)}")
+    rows = rows or Rows.whole(x.size(0))
     for group in POLICIES[policy]:
         for op in OPS[group]:
             x = op(x, generator, rows)

@@ -49,6 +49,11 @@ def write_shards(paths, out_dir, per_shard: int = 1000, resolution: int = 64) ->
     return written
 
 
+def _image_members(shard: Path) -> int:
+    with tarfile.open(shard) as tar:
+        return sum(1 for m in tar if m.isfile() and m.name.lower().endswith(IMAGE_SUFFIXES))
+
+
 class ShardStream:
     """An endless stream of (3, R, R) uint8 images from a shard folder, for one rank."""
 
@@ -60,17 +65,13 @@ class ShardStream:
                             "needs at least one (write smaller shards with `tgan shards --per-shard`)")
         self.resolution, self.rank, self.world_size = resolution, rank, world_size
         self.rng = random.Random(seed * 1_000_003 + rank)  # this rank's own order
-        self.seed, self.buffer = seed, min(buffer, len(self))  # a small corpus fits in the buffer whole
+        self.count = sum(_image_members(shard) for shard in self.shards)  # tar headers only, nothing decoded
+        self.seed, self.buffer = seed, min(buffer, self.count)  # a small corpus fits in the buffer whole
         self._images = self._shuffled()
 
     def __len__(self) -> int:
-        """Images in the whole corpus (members of every shard; tar headers only, nothing decoded)."""
-        if not hasattr(self, "_count"):
-            self._count = 0
-            for shard in self.shards:
-                with tarfile.open(shard) as tar:
-                    self._count += sum(1 for m in tar if m.isfile() and m.name.lower().endswith(IMAGE_SUFFIXES))
-        return self._count
+        """Images in the whole corpus (every shard's)."""
+        return self.count
 
     def _epoch_shards(self, epoch: int) -> list[Path]:
         """This rank's shards in one epoch: its slice of a permutation all ranks agree on."""
