@@ -48,7 +48,7 @@ class ModelHandle:
         (the best monitored step was kept)."""
         self.G, self.name, self.path, self.kind, self.step = G, name, Path(path), kind, step
         self.last_step = last_step
-        self._w_avg = None
+        self._centre = None
         self._pca = None
         self._preview: Image.Image | None = None
         self._lock = threading.Lock()
@@ -61,11 +61,12 @@ class ModelHandle:
     def z_dim(self) -> int:
         return self.G.cfg.z_dim
 
-    def w_avg(self) -> torch.Tensor:
+    def truncation_centre(self) -> torch.Tensor:
+        """The mean w, or the anchors on the sphere for a model without a mapping network."""
         with self._lock, inference_threads():
-            if self._w_avg is None:
-                self._w_avg = sampling.mean_w(self.G)
-            return self._w_avg
+            if self._centre is None:
+                self._centre = sampling.truncation_centre(self.G)
+            return self._centre
 
     def pca(self):
         """(w_avg, directions (k, w_dim), stds (k,)) of the top PCA_COMPONENTS directions in w."""
@@ -75,9 +76,9 @@ class ModelHandle:
             return self._pca
 
     def w_for(self, z: torch.Tensor, psi: float) -> torch.Tensor:
-        w_avg = self.w_avg() if psi != 1.0 else None
+        centre = self.truncation_centre() if psi != 1.0 else None
         with inference_threads():
-            return sampling.latents_to_w(self.G, z, psi, w_avg)
+            return sampling.latents_to_w(self.G, z, psi, centre)
 
     def images(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
         w = self.w_for(z, psi)

@@ -57,9 +57,37 @@ def test_slerp_endpoints_and_norm():
     assert path.shape == (5, 8) and torch.allclose(path[-1], b, atol=1e-5)
 
 
-def test_truncation_pulls_toward_mean(tiny_source):
+def test_truncation_on_the_sphere_keeps_images_on_it(tiny_source):
+    """Without a mapping network the mean latent is the zero vector; truncation must move along
+    the sphere toward the anchors (real samples' latents), not fade the images toward zero."""
+    from tgan.truncation import mean_w
+
     G = load_model(tiny_source).G_ema
-    w_avg = sampling.mean_w(G)
+    assert G.cfg.mapping_layers == 0 and float(mean_w(G).norm()) < 0.2 * G.cfg.w_dim ** 0.5
+    anchors = sampling.truncation_centre(G)
+    assert anchors.dim() == 2 and 1 <= len(anchors) <= 16
+    z = sampling.seed_latents(range(8), G.cfg.z_dim)
+    w1 = sampling.latents_to_w(G, z, 1.0)
+    radius = G.cfg.w_dim ** 0.5
+    for psi in (0.0, 0.5):
+        w = sampling.latents_to_w(G, z, psi, anchors)
+        assert torch.allclose(w.norm(dim=1), torch.full((8,), radius), rtol=1e-4)  # still on the sphere
+    near = lambda w: torch.nn.functional.cosine_similarity(w[:, None], anchors[None], dim=2).max(1).values
+    assert bool((near(sampling.latents_to_w(G, z, 0.5, anchors)) > near(w1)).all())
+    assert bool((near(sampling.latents_to_w(G, z, 0.0, anchors)) > 0.95).all())  # psi 0: an anchor
+    full = sampling.sample_seeds(G, range(8), 1.0)
+    half = sampling.sample_seeds(G, range(8), 0.5, anchors)
+    assert half.std() > 0.7 * full.std()  # contrast kept (the lerp toward zero lost half)
+
+
+def test_truncation_pulls_toward_mean_w_with_a_mapping_network():
+    from tgan.config import ModelConfig
+    from tgan.models import fresh_models
+
+    G, _ = fresh_models(ModelConfig(resolution=32, z_dim=16, w_dim=16, g_width=8, d_width=8,
+                                    mapping_layers=2), seed=0, device="cpu")
+    w_avg = sampling.truncation_centre(G)
+    assert w_avg.dim() == 1
     z = sampling.seed_latents([1, 2, 3], G.cfg.z_dim)
     w1 = sampling.latents_to_w(G, z, 1.0)
     w0 = sampling.latents_to_w(G, z, 0.0, w_avg)

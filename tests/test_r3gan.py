@@ -15,7 +15,8 @@ from tgan.losses import zero_centred_penalty
 from tgan.models import build_discriminator, build_generator, load_model
 from tgan.nets_r3 import Discriminator, Generator
 from tgan.paths import CHECKPOINTS
-from tgan.sampling import mean_w, sample_seeds
+from tgan.sampling import sample_seeds
+from tgan.truncation import mean_w
 
 TINY_R3 = ModelConfig(resolution=32, z_dim=16, w_dim=16, g_width=4, d_width=4, family="r3gan", mapping_layers=2)
 

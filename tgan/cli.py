@@ -45,7 +45,7 @@ def cmd_pretrain(a) -> None:
     betas = (0.0, 0.99) if a.family == "r3gan" else (0.5, 0.999)
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch, seed=a.seed, save_every=a.save_every,
                       sample_every=max(a.save_every, 1), lr_g=a.lr, lr_d=a.lr, beta1=betas[0], beta2=betas[1],
-                      ema_halflife_images=10_000, r1_gamma=a.gamma,
+                      ema_halflife_images=10_000, r1_gamma=a.gamma, flip=not a.no_flip,
                       strategies=["scratch"] + (["projected_d"] if a.discriminator == "projected" else []) + ["diffaug"],
                       strategy_options={"diffaug": {"policy": a.augment}})
     mapping = a.mapping_layers if a.mapping_layers is not None else (4 if a.family == "r3gan" else 0)
@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="R1/R2 strength (r3gan; R3GAN starts FFHQ-64 at 2 and CIFAR-10 at 0.05)")
     s.add_argument("--lr", type=float, default=2e-4)
     s.add_argument("--augment", default="color,translation", help="DiffAugment policy")
+    s.add_argument("--no-flip", action="store_true",
+                   help="no random x-flips of the real images: for writing, text and anything else that a "
+                        "mirror turns into something that does not exist")
     s.add_argument("--save-every", type=int, default=500)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--resume", action="store_true", help="continue the run saved in --out")

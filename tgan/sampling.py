@@ -12,6 +12,7 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from .models import seeded_init
+from .truncation import truncate, truncation_centre
 
 
 def seed_latents(seeds, z_dim: int) -> torch.Tensor:
@@ -24,13 +25,6 @@ def _device(G) -> torch.device:
 
 
 @torch.no_grad()
-def mean_w(G, n: int = 4096, seed: int = 0) -> torch.Tensor:
-    """The average mapped latent, the centre that truncation pulls toward. (w_dim,)"""
-    z = torch.randn(n, G.cfg.z_dim, generator=torch.Generator().manual_seed(seed)).to(_device(G))
-    return G.mapping(z).mean(0)
-
-
-@torch.no_grad()
 def synthesize(G, w: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
     """w (N, w_dim) -> images (N, 3, R, R) on CPU, batched so large N stays within memory."""
     out = [G.synthesis(w[i:i + batch_size].to(_device(G))).float().clamp(-1, 1).cpu()
@@ -38,16 +32,13 @@ def synthesize(G, w: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
     return torch.cat(out)
 
 
-def truncate(w: torch.Tensor, w_avg: torch.Tensor, psi: float) -> torch.Tensor:
-    """psi=1: unchanged; psi<1: toward the mean (typical, less varied); psi=0: the mean image."""
-    return w_avg + psi * (w - w_avg)
-
-
 @torch.no_grad()
 def latents_to_w(G, z: torch.Tensor, psi: float = 1.0, w_avg: torch.Tensor | None = None) -> torch.Tensor:
+    """z (N, z_dim) -> w (N, w_dim), truncated by psi toward `w_avg` (a `truncation_centre`,
+    computed here when not given)."""
     w = G.mapping(z.to(_device(G)))
     if psi != 1.0:
-        w = truncate(w, mean_w(G) if w_avg is None else w_avg, psi)
+        w = truncate(w, truncation_centre(G) if w_avg is None else w_avg, psi)
     return w
 
 
