@@ -81,8 +81,8 @@ def main() -> None:
 
     G = model.G_ema
     sampling.upscale(sampling.grid_image(sampling.sample_seeds(G, range(36)), nrow=6), 2).save(out / "samples.png")
-    w_avg = sampling.truncation_centre(G)
-    half = sampling.sample_seeds(G, range(36), psi=0.5, w_avg=w_avg)
+    centre = sampling.truncation_centre(G)
+    half = sampling.sample_seeds(G, range(36), psi=0.5, w_avg=centre)
     sampling.upscale(sampling.grid_image(half, nrow=6), 2).save(out / "samples-psi05.png")
     print(json.dumps(curve[-1]))
 

@@ -57,9 +57,9 @@ def main() -> None:
                                          max_images=None), a.n, seed=0).as_float()
         real_feats = space(real)
         lines.append(f"| {folder} (real images) | | | {contrast(real):.3f} | {sharpness(real):.3f} | |")
-        w_avg = truncation_centre(model.G_ema)
+        centre = truncation_centre(model.G_ema)
         for psi in (1.0, 0.7, 0.5):
-            fake = sample_seeds(model.G_ema, range(a.n), psi=psi, w_avg=w_avg)
+            fake = sample_seeds(model.G_ema, range(a.n), psi=psi, w_avg=centre)
             kid = metrics.kid(space(fake), real_feats, n_subsets=50)[0]
             lines.append(f"| {folder} | {model.model_config.family} | {psi} | {contrast(fake):.3f} "
                          f"| {sharpness(fake):.3f} | {1e3 * kid:.1f} |")

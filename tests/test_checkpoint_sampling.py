@@ -59,7 +59,7 @@ def test_slerp_endpoints_and_norm():
 
 def test_truncation_on_the_sphere_keeps_images_on_it(tiny_source):
     """Without a mapping network the mean latent is the zero vector; truncation must move along
-    the sphere toward the anchors (real samples' latents), not fade the images toward zero."""
+    the sphere toward the anchors (latents of its own typical samples), not fade the images toward zero."""
     from tgan.truncation import mean_w
 
     G = load_model(tiny_source).G_ema

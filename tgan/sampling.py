@@ -51,13 +51,13 @@ def lerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
-    """Spherical interpolation along the last dim; falls back to lerp for (anti)parallel vectors."""
+    """Spherical interpolation along the last dim; falls back to lerp for (anti)parallel pairs."""
     a_n, b_n = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
     omega = torch.acos((a_n * b_n).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
     so = torch.sin(omega)
-    if bool((so.abs() < 1e-6).any()):
-        return lerp(a, b, t)
-    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+    parallel = so.abs() < 1e-6  # per row, so one such pair does not turn the whole batch linear
+    so = torch.where(parallel, torch.ones_like(so), so)
+    return torch.where(parallel, lerp(a, b, t), (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b)
 
 
 def path_latents(z: torch.Tensor, frames: int, loop: bool = False) -> torch.Tensor:

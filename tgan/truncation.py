@@ -25,20 +25,23 @@ KMEANS_ITERATIONS = 25
 SHARPNESS = 20.0  # softmax scale on cosines: nearest anchor ~50x the weight of an unrelated one
 
 
-def _device(G) -> torch.device:
-    return next(G.parameters()).device
-
-
 def on_sphere(G) -> bool:
     """True where w is z normalised (no mapping MLP), so the mean latent is not an image."""
     return G.cfg.mapping_layers == 0
 
 
+def _seeded_w(G, n: int, seed: int) -> torch.Tensor:
+    """n mapped latents (n, w_dim) from a seeded z, untruncated."""
+    # tgan.sampling imports this module (its latents_to_w truncates), so it is imported here.
+    from .sampling import latents_to_w
+
+    return latents_to_w(G, torch.randn(n, G.cfg.z_dim, generator=torch.Generator().manual_seed(seed)))
+
+
 @torch.no_grad()
 def mean_w(G, n: int = 4096, seed: int = 0) -> torch.Tensor:
     """The average mapped latent (w_dim,)."""
-    z = torch.randn(n, G.cfg.z_dim, generator=torch.Generator().manual_seed(seed)).to(_device(G))
-    return G.mapping(z).mean(0)
+    return _seeded_w(G, n, seed).mean(0)
 
 
 def _kmeans(x: torch.Tensor, k: int, seed: int) -> torch.Tensor:
@@ -57,10 +60,10 @@ def _kmeans(x: torch.Tensor, k: int, seed: int) -> torch.Tensor:
 @torch.no_grad()
 def sphere_anchors(G, n: int = ANCHOR_SAMPLES, k: int = ANCHORS, seed: int = 0) -> torch.Tensor:
     """The latents (k', w_dim) of the medoid sample of each cluster of G's own samples, k' <= k."""
-    z = torch.randn(n, G.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
-    w = G.mapping(z.to(_device(G))).float()  # (n, w_dim), on the sphere
-    images = torch.cat([G.synthesis(w[i:i + 256]).float().clamp(-1, 1).cpu() for i in range(0, n, 256)])
-    feats = torch.from_numpy(RandomCNNFeatures()(images)).float()  # (n, d)
+    from .sampling import synthesize  # see _seeded_w
+
+    w = _seeded_w(G, n, seed).float()  # (n, w_dim), on the sphere
+    feats = torch.from_numpy(RandomCNNFeatures()(synthesize(G, w))).float()  # (n, d)
     feats = (feats - feats.mean(0)) / feats.std(0).clamp_min(1e-6)  # every feature counts alike
     labels = _kmeans(feats, k, seed)
     medoids = []
@@ -77,17 +80,11 @@ def truncation_centre(G) -> torch.Tensor:
     return sphere_anchors(G) if on_sphere(G) else mean_w(G)
 
 
-def _slerp_rows(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
-    """Row-wise spherical interpolation of a, b (N, d) of equal norms; t=0 gives a."""
-    cos = torch.nn.functional.cosine_similarity(a, b, dim=1).clamp(-1 + 1e-7, 1 - 1e-7)[:, None]
-    omega = torch.acos(cos)  # (N, 1)
-    so = torch.sin(omega).clamp_min(1e-6)
-    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
-
-
 def truncate(w: torch.Tensor, centre: torch.Tensor, psi: float) -> torch.Tensor:
     """psi=1: unchanged; psi<1: toward the centre (typical, less varied); psi=0: the centre.
     w (N, w_dim); centre from `truncation_centre`."""
+    from .sampling import slerp  # see _seeded_w
+
     centre = centre.to(w.device, w.dtype)
     if centre.dim() == 1:
         return centre + psi * (w - centre)
@@ -95,4 +92,4 @@ def truncate(w: torch.Tensor, centre: torch.Tensor, psi: float) -> torch.Tensor:
     weights = torch.softmax(SHARPNESS * torch.nn.functional.normalize(w, dim=1) @
                             torch.nn.functional.normalize(centre, dim=1).T, dim=1)  # (N, k)
     target = torch.nn.functional.normalize(weights @ centre, dim=1) * radius  # (N, w_dim) on the sphere
-    return _slerp_rows(target, w, psi)
+    return slerp(target, w, psi)  # row by row along w_dim
