@@ -38,11 +38,36 @@ DATASETS = {
 }
 
 
-def card_text(name: str, model, scores: dict, n: int, hours: str) -> str:
+def curve_text(folder: Path) -> str:
+    """The KID-against-hours curve the pretraining snapshots drew (curve.json/png), if present."""
+    path = folder / "curve.json"
+    if not path.is_file():
+        return ""
+    points = json.loads(path.read_text())
+    rows = "\n".join(f"| {p['step']:,} | {p['hours']:.2f} | {p['kid']['inception']:.4f} | "
+                     f"{p['kid']['random-cnn'] * 1000:.2f} |" for p in points)
+    return f"""
+## Training curve
+![KID against training hours](curve.png)
+
+KID of {points[-1]['n']} samples against a seeded random {points[-1]['n']} training images, at each
+snapshot of the pretraining run (`benchmarks/pretrain_snapshot.py`). Hours are training wall-clock
+on shared 2-core CPU.
+
+| step | hours | Inception KID | random-CNN KID (x1000) |
+|---|---|---|---|
+{rows}
+"""
+
+
+def card_text(name: str, model, scores: dict, n: int, hours: str, folder: Path) -> str:
     what, count, licence = DATASETS[name]
     mc = model.model_config
     step = model.config.get("step", 0)
-    batch = model.config.get("train", {}).get("batch_size", 32)
+    train = model.config.get("train", {})
+    batch = train.get("batch_size", 32)
+    flips = ("x-flips" if train.get("flip", True) else
+             "no x-flips (glyphs have a handedness: a mirrored character is not a character)")
     mapping = f"{mc.mapping_layers}-layer mapping MLP -> w({mc.w_dim})" if mc.mapping_layers else "normalised"
     verdict = ("This meets the project's goal of KID <= 0.02." if scores["kid"] <= 0.02 else
                f"This misses the project's goal of KID <= 0.02. What limits it: training length "
@@ -57,12 +82,16 @@ images look like these; fine-tune it with `tgan finetune --source {name} ...` or
 
 ![samples](samples.png) ![interpolation](interpolation.gif)
 
+At truncation 0.5 (`tgan sample --truncation 0.5`), the same seeds:
+
+![samples at truncation 0.5](samples-psi05.png)
+
 ## Training
 - Data: `source-{name}.zip`, {count:,} images at 64 px (transparency on white, centred).
 - Architecture: tgan `nets.py` - G: z({mc.z_dim}) -> {mapping} -> linear 4x4 stem ->
   DCGAN transposed-conv stack, width {mc.g_width}, {mc.g_norm} norm ({g:,} parameters);
   D: {mc.num_stages} stride-2 conv blocks ({mc.d_norm} norm), width {mc.d_width} ({d:,} parameters).
-  Hinge loss, DiffAugment (color, translation), x-flips, Adam 2e-4 (0.5, 0.999), EMA of G
+  Hinge loss, DiffAugment (color, translation), {flips}, Adam 2e-4 (0.5, 0.999), EMA of G
   (half-life 10k images) for sampling.
 - Why this architecture (short pilots at 32 px, batch 32, 300-400 steps on this emoji set, sample
   diversity = std over a batch, real images 0.42): a 2-layer mapping net with a spectral-norm D
@@ -70,7 +99,7 @@ images look like these; fine-tune it with `tgan finetune --source {name} ...` or
 - Steps: {step:,} at batch {batch} = {step * batch:,} images seen; wall-clock {hours} on 2 CPU cores
   (shared with other work; no GPU).
 - Weights are stored in fp16 (`model.safetensors`, G, G_ema and D) and cast to fp32 on load.
-
+{curve_text(folder)}
 ## Quality
 | metric | value |
 |---|---|
@@ -128,10 +157,12 @@ def main() -> None:
         model = load_model(folder)
         G = model.G_ema
         sampling.upscale(sampling.grid_image(sampling.sample_seeds(G, range(36)), nrow=6), 2).save(folder / "samples.png")
+        typical = sampling.sample_seeds(G, range(36), psi=0.5)  # toward truncation_centre(G)
+        sampling.upscale(sampling.grid_image(typical, nrow=6), 2).save(folder / "samples-psi05.png")
         sampling.write_video(sampling.interpolation_frames(G, [0, 1, 2, 3, 0], frames=40), folder / "interpolation.gif", fps=12)
         scores = evaluate_model_or_samples(folder, reference=a.data_dir / f"source-{name}.zip", n=a.n,
                                            max_reference=a.n, extractors=extractors)
-        (folder / "MODEL_CARD.md").write_text(card_text(name, model, scores, a.n, (hours.get(name) or _hours_from_card(folder)) + " h"))
+        (folder / "MODEL_CARD.md").write_text(card_text(name, model, scores, a.n, (hours.get(name) or _hours_from_card(folder)) + " h", folder))
         print(json.dumps({"name": name, **scores}))
 
 
