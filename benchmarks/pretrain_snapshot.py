@@ -79,11 +79,7 @@ def main() -> None:
     curve_path.write_text(json.dumps(curve, indent=1) + "\n")
     plot(curve, out / "curve.png", a.name)
 
-    G = model.G_ema
-    sampling.upscale(sampling.grid_image(sampling.sample_seeds(G, range(36)), nrow=6), 2).save(out / "samples.png")
-    centre = sampling.truncation_centre(G)
-    half = sampling.sample_seeds(G, range(36), psi=0.5, w_avg=centre)
-    sampling.upscale(sampling.grid_image(half, nrow=6), 2).save(out / "samples-psi05.png")
+    sampling.save_seed_grids(model.G_ema, out)
     print(json.dumps(curve[-1]))
 
 

@@ -82,10 +82,7 @@ def run_recipe(name: str, images: torch.Tensor, real, cache, extractors, a) -> d
             print(name, json.dumps(point), flush=True)
             next_eval += a.eval_every
     G = run.G_ema
-    grid = sampling.grid_image(sampling.sample_seeds(G, range(36)), nrow=6)
-    sampling.upscale(grid, 2).save(OUT / f"{name}.png")
-    half = sampling.grid_image(sampling.sample_seeds(G, range(36), psi=0.5, w_avg=sampling.truncation_centre(G)), nrow=6)
-    sampling.upscale(half, 2).save(OUT / f"{name}-psi05.png")
+    sampling.save_seed_grids(G, OUT, stem=name)
     return {"why": RECIPES[name][0], "g_params": sum(p.numel() for p in G.parameters()),
             "cpu_s_per_step": round(cpu / run.step, 3), "wall_s_per_step": round(wall / run.step, 3),
             "points": points}

@@ -156,9 +156,7 @@ def main() -> None:
             continue
         model = load_model(folder)
         G = model.G_ema
-        sampling.upscale(sampling.grid_image(sampling.sample_seeds(G, range(36)), nrow=6), 2).save(folder / "samples.png")
-        typical = sampling.sample_seeds(G, range(36), psi=0.5)  # toward truncation_centre(G)
-        sampling.upscale(sampling.grid_image(typical, nrow=6), 2).save(folder / "samples-psi05.png")
+        sampling.save_seed_grids(G, folder)
         sampling.write_video(sampling.interpolation_frames(G, [0, 1, 2, 3, 0], frames=40), folder / "interpolation.gif", fps=12)
         scores = evaluate_model_or_samples(folder, reference=a.data_dir / f"source-{name}.zip", n=a.n,
                                            max_reference=a.n, extractors=extractors)

@@ -132,6 +132,15 @@ def upscale(img: Image.Image, factor: int) -> Image.Image:
     return img.resize((img.width * factor, img.height * factor), Image.Resampling.NEAREST)
 
 
+def save_seed_grids(G, folder, stem: str = "samples") -> None:
+    """folder/<stem>.png and <stem>-psi05.png: seeds 0..35 at truncation 1 and 0.5 (toward
+    truncation_centre(G)), 6x6, upscaled 2x - the pair every source card and snapshot shows."""
+    folder = Path(folder)
+    for psi, suffix in ((1.0, ""), (0.5, "-psi05")):
+        grid = grid_image(sample_seeds(G, range(36), psi=psi), nrow=6)
+        upscale(grid, 2).save(folder / f"{stem}{suffix}.png")
+
+
 def write_video(frames: torch.Tensor, path, fps: int = 16, scale: int = 2) -> Path:
     """Write a GIF (looping) or MP4 by the suffix of `path`."""
     path = Path(path)
