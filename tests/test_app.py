@@ -18,6 +18,7 @@ import appkit as sup
 from webapp import explore, plumbing, setup_tabs
 from tgan import PRESETS, sampling
 from tgan.checkpoint import read_config
+from tgan.strategies import PRESET_LR
 
 FAST = ["transfer_d", "freeze_d", "diffaug"]  # the all-conv "FreezeD + DiffAug" preset: quick to train
 
@@ -106,8 +107,8 @@ def test_source_info_with_and_without_card(app_env):
 def test_refresh_and_presets(app_env):
     dropdown = setup_tabs.refresh_sources("gone")
     assert dropdown.value == "tiny" and ("tiny-nocard", "tiny-nocard") in dropdown.choices
-    names, why = setup_tabs.choose_preset("recommended")
-    assert names == PRESETS["recommended"][0] and why.startswith("*")
+    names, why, lr = setup_tabs.choose_preset("recommended")
+    assert names == PRESETS["recommended"][0] and why.startswith("*") and lr == PRESET_LR["recommended"]
     with mistake("unknown preset"):
         setup_tabs.choose_preset("nope")
 

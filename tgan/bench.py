@@ -31,7 +31,7 @@ from .events import (BenchEvent, BenchReportsWritten, BenchRunDone, BenchRunStar
 from .models import load_model, load_source
 from .paths import CHECKPOINTS, REPO_ROOT
 from .sampling import sample_seeds
-from .strategies import DEFAULT_PRESET, PRESETS, resolve
+from .strategies import DEFAULT_PRESET, PRESETS, preset_lr, resolve
 from .trainer import train
 
 # target set name (target-NAME.zip) -> the bundled source it is adapted from
@@ -54,6 +54,7 @@ class BenchConfig:
     curve_n: int = 100  # samples for the intermediate curve points
     reference_cap: int = 500  # at most this many held-out images as the reference
     batch: int = TrainConfig.batch_size
+    lr: float | None = None  # Adam rate of G and D for every preset; None: each preset's own (PRESET_LR)
     grid_cols: int = 10
     data_dir: str = DEFAULT_DATA_DIR
     sources: str = str(CHECKPOINTS)
@@ -199,7 +200,8 @@ def _train_segments(cfg: BenchConfig, train_cfg: TrainConfig, shots, source, wor
 def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats, train_feats, source,
                 out) -> Generator[BenchEvent, None, dict]:
     name = run_name(target, shots_n, preset, seed)
-    train_cfg = TrainConfig(steps=MAX_STEPS, batch_size=cfg.batch, seed=seed, save_every=0,
+    lr = preset_learning_rate(cfg, preset)
+    train_cfg = TrainConfig(steps=MAX_STEPS, batch_size=cfg.batch, seed=seed, save_every=0, lr_g=lr, lr_d=lr,
                             sample_every=TrainConfig.LIMITS["sample_every"][1], strategies=resolve(preset))
     curve, final, eval_s = [], {}, [0.0]
 
@@ -223,12 +225,17 @@ def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
     except Exception as exc:  # noqa: BLE001 - one broken preset (e.g. a missing package) must not end the bench
         trained = {"train_seconds": 0.0, "steps": 0, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     steps = trained["steps"]
-    record = {"kind": "preset", "row": preset, "strategies": resolve(preset), **trained,
+    record = {"kind": "preset", "row": preset, "strategies": resolve(preset), "lr": lr, **trained,
               "wall_clock": trained["train_seconds"], "images_seen": steps * cfg.batch, "batch": cfg.batch,
               "sec_per_step": trained["train_seconds"] / steps if steps else None,
               "eval_seconds": eval_s[0], "metrics": final, "curve": curve}
     yield BenchRunDone(name, steps, final.get("kid"), trained["status"], trained.get("error"))
     return record
+
+
+def preset_learning_rate(cfg: BenchConfig, preset: str) -> float:
+    """--lr for every preset when given (a sweep), else the rate each preset was tuned to."""
+    return cfg.lr if cfg.lr is not None else preset_lr(preset, TrainConfig.lr_g)
 
 
 def run_bench(cfg: BenchConfig, extractors: dict | None = None, cache=None) -> Iterator[BenchEvent]:
@@ -268,8 +275,10 @@ def run_bench(cfg: BenchConfig, extractors: dict | None = None, cache=None) -> I
             for seed in cfg.seeds:
                 shot_set, heldout, reference = split_target(full, shots_n, seed, cfg.reference_cap)
                 names = {p: run_name(target, shots_n, p, seed) for p in ["source", *cfg.presets]}
+                # A preset's run is stale when its source or its learning rate changed.
                 todo = [p for p, nm in names.items()
-                        if not done(out / "runs" / f"{nm}.json", source_step=source_step)]
+                        if not done(out / "runs" / f"{nm}.json", source_step=source_step,
+                                    **({} if p == "source" else {"lr": preset_learning_rate(cfg, p)}))]
                 if not todo:
                     yield BenchSliceSkipped(target, shots_n, seed)
                     continue
@@ -311,7 +320,7 @@ def config_from_args(args) -> BenchConfig:
     cfg = make_config(opt("config") or "full", out=opt("out"), data_dir=opt("data_dir"), sources=opt("sources"),
                       targets=targets, presets=opt("presets"), shots=opt("shots_list"), seeds=opt("seeds"),
                       budget_s=opt("budget_seconds"), n=opt("n"), reference_cap=opt("reference_cap"),
-                      curve_points=opt("curve_points"), batch=opt("batch"), force=bool(opt("force")) or None,
+                      curve_points=opt("curve_points"), batch=opt("batch"), lr=opt("lr"), force=bool(opt("force")) or None,
                       readme=opt("readme"))
     return dataclasses.replace(cfg, readme=None) if opt("no_readme") else cfg
 

@@ -15,7 +15,7 @@ from .errors import CheckpointError, DataError
 from .events import Failed
 from .cli_images import cmd_advise, cmd_doctor, cmd_project
 from .cli_output import CLIError, bench_line, metrics_table, run_training, stop_on_ctrl_c
-from .strategies.catalog import PRESETS, WHY
+from .strategies.catalog import PRESETS, WHY, preset_lr
 
 
 def _parse_options(pairs: list[str]) -> dict[str, dict]:
@@ -86,7 +86,8 @@ def cmd_finetune(a) -> None:
     if a.shots:
         images, _ = pick_shots(images, a.shots, a.seed)
     monitor_every = a.monitor_every or (max(1, min(25, a.steps // 20)) if a.keep_best or a.stop_when_copying else 0)
-    cfg = TrainConfig(steps=a.steps, batch_size=a.batch, seed=a.seed, lr_g=a.lr, lr_d=a.lr,
+    lr = a.lr if a.lr is not None else preset_lr(a.strategy, TrainConfig.lr_g)
+    cfg = TrainConfig(steps=a.steps, batch_size=a.batch, seed=a.seed, lr_g=lr, lr_d=lr,
                       save_every=a.save_every, strategies=strategies,
                       strategy_options=_parse_options(a.option), monitor_every=monitor_every,
                       keep_best=a.keep_best, stop_when_copying=a.stop_when_copying)
@@ -213,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a strategy hyperparameter, e.g. l2sp.lambda_g=2 (repeatable)")
     s.add_argument("--steps", type=int, default=TrainConfig.steps)
     s.add_argument("--batch", type=int, default=TrainConfig.batch_size)
-    s.add_argument("--lr", type=float, default=TrainConfig.lr_g)
+    s.add_argument("--lr", type=float, default=None,
+                   help="Adam learning rate of G and D (default: the preset's own, from the benchmark's "
+                        f"sweep; {TrainConfig.lr_g:g} for a list of strategies)")
     s.add_argument("--save-every", type=int, default=TrainConfig.save_every)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--resume", action="store_true", help="continue the run saved in --out")
@@ -308,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="at most this many held-out images as the reference (default: 500)")
     s.add_argument("--curve-points", type=int, default=None, help="KID after each 1/P of the budget (default: 3)")
     s.add_argument("--batch", type=int, default=None, help="batch size (default: 16)")
+    s.add_argument("--lr", type=float, default=None,
+                   help="learning rate of G and D for every preset, for a sweep (default: each preset's own)")
     s.add_argument("--force", action="store_true", help="re-run runs whose JSON already exists")
     s.add_argument("--readme", default=None,
                    help="README whose results markers get the table (default: the repo's, for --config full)")

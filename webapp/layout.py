@@ -4,6 +4,8 @@ import os
 import gradio as gr
 
 from tgan import DEFAULT_PRESET, PRESETS, STRATEGIES
+from tgan.config import TrainConfig
+from tgan.strategies import preset_lr
 import appkit as sup
 
 from .explore import (cancel_projection, compare, download_samples, interpolate, make_gif, make_mp4, pca_edit, project_image, refresh_explore,
@@ -107,7 +109,7 @@ def build_demo() -> gr.Blocks:
                                 batch = gr.Slider(1, sup.MAX_BATCH, value=16, step=1, label="Batch size",
                                                   elem_id="batch_size")
                             with gr.Row():
-                                lr = gr.Number(2e-4, label="Learning rate (G and D)", minimum=sup.LR_RANGE[0],
+                                lr = gr.Number(preset_lr(first_preset, TrainConfig.lr_g), label="Learning rate (G and D)", minimum=sup.LR_RANGE[0],
                                                maximum=sup.LR_RANGE[1], elem_id="lr")
                                 seed = gr.Number(0, precision=0, minimum=0, maximum=sup.SEED_MAX,
                                                  label="Seed", elem_id="seed")
@@ -240,7 +242,7 @@ def build_demo() -> gr.Blocks:
         demo.load(source_info, source, [source_preview, source_card], api_visibility="private", **fast)
         refresh.click(refresh_sources, source, source, api_name="refresh_sources")
         own_source.upload(upload_source, [own_source, sess], source, api_name="upload_source")
-        preset.change(choose_preset, preset, [strategies, preset_why], api_name="preset")
+        preset.change(choose_preset, preset, [strategies, preset_why, lr], api_name="preset")
         strategies.change(lambda chosen: [gr.Column(visible=n in (chosen or [])) for n in option_groups],
                           strategies, list(option_groups.values()), api_visibility="private")
 

@@ -6,7 +6,9 @@ import gradio as gr
 import pandas as pd
 
 from tgan import Failed
+from tgan.config import TrainConfig
 from tgan.events import Scored
+from tgan.strategies import preset_lr
 import appkit as sup
 
 from . import plumbing
@@ -108,8 +110,9 @@ def refresh_sources(current):
 
 @guarded
 def choose_preset(preset):
+    """A preset fills in its strategies, its one line of why and the learning rate it was tuned to."""
     names, why = sup.preset_strategies(preset)
-    return names, f"*{why}*"
+    return names, f"*{why}*", preset_lr(preset, TrainConfig.lr_g)
 
 
 # ----------------------------------------------------------------------------- 3. fine-tuning

@@ -6,7 +6,8 @@ import importlib
 
 _WHERE = {
     "RunModels": "base", "SourceModels": "base", "StepContext": "base", "Strategy": "base",
-    "DEFAULT_PRESET": "catalog", "PRESETS": "catalog", "WHY": "catalog",
+    "DEFAULT_PRESET": "catalog", "PRESETS": "catalog", "PRESET_LR": "catalog", "WHY": "catalog",
+    "preset_lr": "catalog",
     "STRATEGIES": "registry", "build": "registry", "with_base": "registry", "resolve": "registry", "strategy_fields": "registry",
 }
 __all__ = list(_WHERE)

@@ -50,3 +50,13 @@ PRESETS: dict[str, tuple[list[str], str]] = {
     "from scratch": (["scratch", "diffaug"], "No transfer: fresh G and D with DiffAugment (baseline)."),
 }
 DEFAULT_PRESET = "recommended"
+
+# preset -> the Adam learning rate of G and D it trains with, chosen by a sweep of 1e-4, 2e-4 and
+# 5e-4 at the benchmark's 180 s budget (benchmarks/README.md, "Learning-rate sweep"). A preset's
+# rate is what `tgan finetune --strategy PRESET`, the app and `tgan bench` use unless told otherwise.
+PRESET_LR: dict[str, float] = {name: 2e-4 for name in PRESETS}
+
+
+def preset_lr(strategy: str, default: float) -> float:
+    """The learning rate a preset trains with; `default` for a list of strategies or an unknown name."""
+    return PRESET_LR.get(strategy, default)
