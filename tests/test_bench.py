@@ -13,6 +13,7 @@ import torch
 from tgan import bench
 from tgan.bench_report import END, START, aggregate, markdown_table, write_readme_table
 from tgan.events import BenchReportsWritten, BenchSliceSkipped
+from tgan.strategies import PRESET_LR
 from tgan.metrics import FeatureCache
 from tgan.random_features import RandomCNNFeatures
 
@@ -70,6 +71,7 @@ def test_bench_end_to_end(tmp_path, bench_setup, one_thread):
     # step can outlast the budget (first segment includes setup), and this is not a timing test.
     assert run["wall_clock"] >= 1.5 and 0 < run["steps"] < bench.MAX_STEPS
     assert run["sec_per_step"] > 0 and run["device"] and run["reference_size"] == 6
+    assert run["lr"] == PRESET_LR["recommended"]  # each preset trains at its own swept rate
     assert run["metrics"]["n"] == 16 and run["metrics"]["reference_n"] == 6
     assert set(run["metrics"]) >= {"kid", "fid", "precision", "recall", "memorisation", "diversity"}
     assert [p["n"] for p in run["curve"]] == [8, 16]
@@ -160,12 +162,14 @@ def test_cli_bench_options():
 
     try:
         args = build_parser().parse_args(["bench", "--config", "quick", "--data-dir", "/d", "--targets", "t=emoji",
-                                          "--shots", "4", "--seeds", "0", "1", "--budget-seconds", "3", "--n", "8"])
+                                          "--shots", "4", "--seeds", "0", "1", "--budget-seconds", "3", "--n", "8",
+                                          "--lr", "5e-4"])
     except SystemExit:
         pytest.skip("tgan/cli.py has no bench options beyond --config/--out yet")
     cfg = bench.config_from_args(args)
-    assert (cfg.data_dir, cfg.targets, cfg.shots, cfg.seeds, cfg.budget_s, cfg.n) == (
-        "/d", {"t": "emoji"}, [4], [0, 1], 3.0, 8)
+    assert (cfg.data_dir, cfg.targets, cfg.shots, cfg.seeds, cfg.budget_s, cfg.n, cfg.lr) == (
+        "/d", {"t": "emoji"}, [4], [0, 1], 3.0, 8, 5e-4)
+    assert bench.preset_learning_rate(cfg, "TransferGAN") == 5e-4  # a sweep overrides every preset
 
 
 def test_bad_setup_fails_fast(tmp_path, bench_setup):

@@ -72,6 +72,31 @@ def test_freeze_d_keeps_lower_blocks_fixed(image_dir, tiny_source, tmp_path):
     assert any(not torch.equal(before[k].float(), after[k].float()) for k in moving)
 
 
+@pytest.mark.parametrize("batch_stats, moves", [("source", False), ("batch", True)])
+def test_transfer_d_batch_stats(batch_stats, moves, image_dir, tiny_source, tmp_path):
+    """batch_stats=source keeps the source D's BatchNorm statistics fixed while D trains (why:
+    benchmarks/README.md, "Why TransferGAN and FreezeD collapsed"); batch re-estimates them."""
+    out = tmp_path / "run"
+    main(["finetune", "--source", str(tiny_source), "--data", str(image_dir), "--out", str(out),
+          "--strategy", "TransferGAN", "--option", f"transfer_d.batch_stats={batch_stats}",
+          "--steps", "3", "--batch", "4", "--quiet"])
+    before = split_prefix(read_tensors(tiny_source), "D")
+    after = split_prefix(read_tensors(out), "D")
+    stats = [k for k in before if k.endswith("running_mean")]
+    weights = [k for k in before if k.endswith("weight")]
+    assert stats, "the tiny source's D must have BatchNorm for this test"
+    assert any(not torch.equal(before[k].float(), after[k].float()) for k in weights)  # D trained
+    assert any(not torch.equal(before[k].float(), after[k].float()) for k in stats) is moves
+
+
+def test_transfer_d_rejects_unknown_batch_stats(image_dir, tiny_source, tmp_path, capsys):
+    code = main(["finetune", "--source", str(tiny_source), "--data", str(image_dir), "--out", str(tmp_path / "r"),
+                 "--strategy", "TransferGAN", "--option", "transfer_d.batch_stats=running",
+                 "--steps", "1", "--batch", "4", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "batch_stats must be one of source, batch, got 'running'" in err
+
+
 def test_projected_d_backbone_stays_frozen_and_joint_unfreezes_it(image_dir, tiny_source):
     from tgan.strategies import RunModels, build
     from tgan.models import fresh_models
