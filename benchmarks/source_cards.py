@@ -46,6 +46,13 @@ def curve_text(folder: Path) -> str:
     points = json.loads(path.read_text())
     rows = "\n".join(f"| {p['step']:,} | {p['hours']:.2f} | {p['kid']['inception']:.4f} | "
                      f"{p['kid']['random-cnn'] * 1000:.2f} |" for p in points)
+    trend = ""
+    if len(points) >= 2:  # why the run stopped where it did: is the curve still falling?
+        a, b = points[-2], points[-1]
+        change = b["kid"]["inception"] / a["kid"]["inception"] - 1
+        trend = (f"\nOver the last {b['step'] - a['step']:,} steps ({b['hours'] - a['hours']:.1f} h) the Inception KID "
+                 f"moved by {change:+.0%}" + (": no longer falling (within the noise of 500 samples), the curve "
+                                              "has flattened.\n" if change > -0.05 else ": still falling.\n"))
     return f"""
 ## Training curve
 ![KID against training hours](curve.png)
@@ -57,7 +64,7 @@ on shared 2-core CPU.
 | step | hours | Inception KID | random-CNN KID (x1000) |
 |---|---|---|---|
 {rows}
-"""
+{trend}"""
 
 
 def card_text(name: str, model, scores: dict, n: int, hours: str, folder: Path) -> str:
