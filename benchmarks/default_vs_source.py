@@ -3,8 +3,8 @@
     python benchmarks/default_vs_source.py --data-dir DIR [--targets faces-lorelei ...] [--steps N]
 
 For each visible target (DIR/target-<name>.zip): 10 shots drawn by seed 0, the matching bundled
-source, the app's default settings (appkit.make_config: recommended preset at its learning rate, batch 16, the CPU
-default steps, keep-best on), trained through train_chunk as the app trains. Scores 200 samples of
+source, the app's default settings (appkit.make_config: recommended preset at its learning
+rate, batch 16, the CPU default steps, keep-best on), trained through train_chunk as the app trains. Scores 200 samples of
 the unadapted source, the kept (best) step and the last step against the held-out images (up to
 300, seeded) in both feature spaces. Prints one Markdown table; the goal is a fine-tune KID <= 0.5x
 the source's.
@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 import appkit as sup  # noqa: E402
-from tgan import ChunkEnded, load_images, sampling, scoring, train_chunk  # noqa: E402
+from tgan import ChunkEnded, TrainConfig, load_images, sampling, scoring, train_chunk  # noqa: E402
 from tgan.models import generator_from_tensors, load_model  # noqa: E402
 from tgan.paths import CHECKPOINTS  # noqa: E402
-from tgan.strategies.catalog import PRESETS, preset_lr  # noqa: E402
+from tgan.strategies.catalog import DEFAULT_PRESET, PRESETS, preset_lr  # noqa: E402
 from tgan.subsets import pick_shots, random_subset  # noqa: E402
 from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
 
@@ -45,7 +45,8 @@ def main() -> None:
         shots, rest = pick_shots(full, 10, seed=0)
         heldout = random_subset(rest, 300, seed=0).as_float()
         source = SOURCE_FOR[target]
-        cfg = sup.make_config(list(PRESETS["recommended"][0]), [], a.steps, preset_lr("recommended", 2e-4), 16, 0)
+        lr = preset_lr(DEFAULT_PRESET, TrainConfig.lr_g)
+        cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), [], a.steps, lr, 16, 0)
         state, t0 = None, time.perf_counter()
         while state is None or state.step < a.steps:
             for ev in train_chunk(cfg, shots.images, state, CHECKPOINTS / source, max_seconds=30):

@@ -50,9 +50,10 @@ def curve_text(folder: Path) -> str:
     if len(points) >= 2:  # why the run stopped where it did: is the curve still falling?
         a, b = points[-2], points[-1]
         change = b["kid"]["inception"] / a["kid"]["inception"] - 1
-        trend = (f"\nOver the last {b['step'] - a['step']:,} steps ({b['hours'] - a['hours']:.1f} h) the Inception KID "
-                 f"moved by {change:+.0%}" + (": no longer falling (within the noise of 500 samples), the curve "
-                                              "has flattened.\n" if change > -0.05 else ": still falling.\n"))
+        verdict = (f"no longer falling (within the noise of {b['n']} samples), the curve has flattened"
+                   if change > -0.05 else "still falling")
+        trend = (f"\nOver the last {b['step'] - a['step']:,} steps ({b['hours'] - a['hours']:.1f} h) "
+                 f"the Inception KID moved by {change:+.0%}: {verdict}.\n")
     return f"""
 ## Training curve
 ![KID against training hours](curve.png)
