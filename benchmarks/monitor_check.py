@@ -33,7 +33,7 @@ from tgan.events import Monitored  # noqa: E402
 from tgan.models import generator_from_tensors  # noqa: E402
 from tgan.monitor import COPYING  # noqa: E402
 from tgan.paths import CHECKPOINTS  # noqa: E402
-from tgan.strategies.catalog import PRESETS  # noqa: E402
+from tgan.strategies.catalog import PRESETS, preset_lr  # noqa: E402
 from tgan.subsets import pick_shots, random_subset  # noqa: E402
 from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
 
@@ -43,9 +43,11 @@ SPACES = ("inception", "random-cnn")
 
 
 def trained_steps(target: str, shots, steps: int, every: int, preset: str = "recommended"):
-    """Train a preset with the app's settings on `shots`; yield (step, G_ema) after every chunk,
-    then ("kept", G_ema of the rule's step, that step) and the monitor's readings."""
-    cfg = sup.make_config(list(PRESETS[preset][0]), [], steps, 2e-4, 16, 0)
+    """Train a preset (or a comma-separated list of strategies, at 2e-4) with the app's settings on
+    `shots`; yield (step, G_ema) after every chunk, then ("kept", G_ema of the rule's step, that
+    step) and the monitor's readings."""
+    strategies = list(PRESETS[preset][0]) if preset in PRESETS else preset.split(",")
+    cfg = sup.make_config(strategies, [], steps, preset_lr(preset, 2e-4), 16, 0)
     state, readings, alarm = None, [], ""
     while (state is None or state.step < steps) and not alarm:
         for ev in train_chunk(cfg, shots.images, state, CHECKPOINTS / SOURCE_FOR[target], max_steps=every):
@@ -153,8 +155,9 @@ def main() -> None:
     o = sub.add_parser("overtrain")
     o.add_argument("--target", default="faces-lorelei")
     o.add_argument("--every", type=int, default=250, help="steps between scores")
-    o.add_argument("--preset", default="TransferGAN", choices=list(PRESETS),
-                   help="TransferGAN (a plain fine-tune, no augmentation) is the one the literature sees copy")
+    o.add_argument("--preset", default="TransferGAN",
+                   help="a preset, or strategies joined by commas (e.g. transfer_g,projected_d: "
+                        "Projected GAN without augmentation); TransferGAN is the plain fine-tune")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     path = OUT.with_suffix(".json")

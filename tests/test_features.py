@@ -73,30 +73,39 @@ def test_gradient_reaches_upsampled_small_input():
     assert x.grad.shape == x.shape and x.grad.abs().sum() > 0
 
 
-def test_pretrained_weights_really_loaded(d64):
-    raw = features._pretrained_state()
-    bb = d64.backbone
-    assert torch.equal(bb.stem[0].weight, raw["_conv_stem.weight"])
-    assert torch.equal(bb.stem[1].running_var, raw["_bn0.running_var"])
-    # last block of the last stage is flat block 15
-    last = bb.stages[3][-1]._project_conv.weight
-    assert torch.equal(last, raw["_blocks.15._project_conv.weight"])
-    # copies, not views of the cache: a later in-place change can't leak between models
-    assert bb.stem[0].weight.data_ptr() != raw["_conv_stem.weight"].data_ptr()
+def _library_taps(net, x):
+    """The four tap maps of efficientnet_lite_pytorch's own (unfused) Lite0 on preprocessed x."""
+    h, taps = net._swish(net._bn0(net._conv_stem(x))), []
+    for i, blk in enumerate(net._blocks):
+        h = blk(h)
+        if i in features._TAP_ENDS:
+            taps.append(h)
+    return taps
 
-    # and the features differ from a randomly initialised Lite0 on a smooth "natural" image
+
+def test_pretrained_weights_really_loaded(d64):
+    """The fused backbone (BatchNorm folded, padding moved into the convs, channels-last) gives the
+    library's pretrained Lite0 features, and those differ from a randomly initialised Lite0's."""
     from efficientnet_lite_pytorch import EfficientNet
 
-    rand = EfficientNet.from_name("efficientnet-lite0", image_size=64).eval()
+    bb = d64.backbone
+    pretrained = EfficientNet.from_name("efficientnet-lite0", image_size=64)
+    pretrained.load_state_dict(features._pretrained_state())
+    rand = EfficientNet.from_name("efficientnet-lite0", image_size=64)
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, 64), torch.linspace(-1, 1, 64), indexing="ij")
-    img = torch.stack([xx, yy, (xx * yy)], 0)[None].clamp(-1, 1)  # (1, 3, 64, 64)
+    img = torch.stack([xx, yy, (xx * yy)], 0)[None].clamp(-1, 1)  # (1, 3, 64, 64), a smooth image
+    batch = torch.cat([img, _images(3, 64)])  # (4, 3, 64, 64)
     with torch.no_grad():
-        ours = bb(img)[0]  # (1, 24, 16, 16)
-        h = rand._swish(rand._bn0(rand._conv_stem(bb.preprocess(img))))
-        for blk in rand._blocks[:3]:
-            h = blk(h)
-    assert ours.shape == h.shape
-    assert not torch.allclose(ours, h, atol=1e-3)
+        ours = bb(batch)
+        x = bb.preprocess(batch).contiguous()
+        want, random = _library_taps(pretrained.eval(), x), _library_taps(rand.eval(), x)
+    for o, w, r in zip(ours, want, random):
+        assert o.shape == w.shape
+        assert torch.allclose(o, w, atol=1e-4 * float(w.abs().max()), rtol=0)
+        assert not torch.allclose(o, r, atol=1e-3)
+    # copies, not views of the cache: a later in-place change can't leak between models
+    raw = features._pretrained_state()["_conv_stem.weight"]
+    assert all(p.data_ptr() != raw.data_ptr() for p in bb.parameters())
 
 
 def test_weight_file_read_once():

@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .backbone_fusion import fuse_blocks, fuse_stem
+
 __all__ = ["is_available", "EfficientNetTaps", "ProjectedDiscriminator"]
 
 # Flat indices into EfficientNet-Lite0's 16 MBConv blocks that end a stage, and the output
@@ -74,8 +76,10 @@ class EfficientNetTaps(nn.Module):
         # image_size= makes the library pre-compute TF "SAME" padding for exactly this size.
         net = EfficientNet.from_name("efficientnet-lite0", image_size=self.input_size)
         net.load_state_dict(_pretrained_state(), strict=True)  # copies out of the cache
-        # Keep only stem + blocks; the 1280-ch head conv and classifier are never used.
-        self.stem = nn.Sequential(net._conv_stem, net._bn0, nn.ReLU6())
+        # Keep only stem + blocks; the 1280-ch head conv and classifier are never used. The frozen
+        # BatchNorms fold into the convolutions (tgan.backbone_fusion: same features, faster).
+        self.stem = fuse_stem(net._conv_stem, net._bn0, nn.ReLU6())
+        fuse_blocks(net._blocks)
         blocks, start = list(net._blocks), 0
         stages = []
         for end in _TAP_ENDS:
@@ -86,6 +90,8 @@ class EfficientNetTaps(nn.Module):
         self.strides: list[int] = list(_TAP_STRIDES)
         self.requires_grad_(False)
         self.eval()
+        # channels-last: the layout CPU (oneDNN) and GPU convolution kernels are fastest in
+        self.to(memory_format=torch.channels_last)
 
     def train(self, mode: bool = True) -> "EfficientNetTaps":
         # Ignore `mode`: training BatchNorm/drop-connect would corrupt the pretrained features.
@@ -105,7 +111,8 @@ class EfficientNetTaps(nn.Module):
             x = F.interpolate(
                 x, size=size, mode="bilinear", align_corners=False, antialias=shrinking
             )
-        return ((x + 1.0) * 127.5 - 127.0) / 128.0  # (B, 3, S, S)
+        x = ((x + 1.0) * 127.5 - 127.0) / 128.0  # (B, 3, S, S)
+        return x.contiguous(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         h = self.stem(self.preprocess(x))  # (B, 32, S/2, S/2)
