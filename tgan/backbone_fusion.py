@@ -5,8 +5,9 @@ BatchNorm is an affine map that folds into the convolution before it: w' = w * g
 b' = beta - mean * g / s, with s = sqrt(var + eps). The library pads every convolution with a
 separate ZeroPad2d (TensorFlow "SAME"); where that padding is the same on both sides it moves
 into the convolution itself, and only the asymmetric ones (some stride-2 layers) keep the pad.
-Together with channels-last memory layout this makes a forward and backward pass about 1.5x
-faster on CPU (benchmarks/step_speed.py), with the same features up to float rounding.
+On a CPU thread this halves the backbone's cost (two forwards and one backward to the input at
+batch 16: 0.44 -> 0.22 s) and makes a `recommended` fine-tune step 1.4x faster, with the same
+features up to float rounding (about 1e-6 of their scale; tests/test_features.py checks it).
 """
 from __future__ import annotations
 
