@@ -42,12 +42,12 @@ OUT = Path(__file__).resolve().parent / "monitor_check"
 SPACES = ("inception", "random-cnn")
 
 
-def trained_steps(target: str, shots, steps: int, every: int, preset: str = "recommended"):
-    """Train a preset (or a comma-separated list of strategies, at 2e-4) with the app's settings on
-    `shots`; yield (step, G_ema) after every chunk, then ("kept", G_ema of the rule's step, that
-    step) and the monitor's readings."""
+def trained_steps(target: str, shots, steps: int, every: int, preset: str = "recommended", lr: float = 0.0):
+    """Train a preset (or a comma-separated list of strategies) with the app's settings on `shots`,
+    at `lr` or else the preset's own rate (2e-4 for a strategy list); yield (step, G_ema) after
+    every chunk, then ("kept", G_ema of the rule's step, that step) and the monitor's readings."""
     strategies = list(PRESETS[preset][0]) if preset in PRESETS else preset.split(",")
-    cfg = sup.make_config(strategies, [], steps, preset_lr(preset, 2e-4), 16, 0)
+    cfg = sup.make_config(strategies, [], steps, lr or preset_lr(preset, 2e-4), 16, 0)
     state, readings, alarm = None, [], ""
     while (state is None or state.step < steps) and not alarm:
         for ev in train_chunk(cfg, shots.images, state, CHECKPOINTS / SOURCE_FOR[target], max_steps=every):
@@ -103,7 +103,7 @@ def overtrain(a, extractors) -> dict:
     shots, heldout = split(a.data_dir, a.target, 5)
     steps = 10 * a.steps
     curve, kept = [], None
-    for item in trained_steps(a.target, shots, steps, a.every, a.preset):
+    for item in trained_steps(a.target, shots, steps, a.every, a.preset, a.lr):
         if item[0] == "kept":
             readings, kept, alarm = item[3], item[2], item[4]
         else:
@@ -111,7 +111,8 @@ def overtrain(a, extractors) -> dict:
             print(json.dumps(curve[-1]), flush=True)
     copying = next((r["step"] for r in readings if r["memorisation"] < COPYING), None)
     turn = {s: min(curve, key=lambda p: p[s])["step"] for s in SPACES}  # held-out KID is lowest here
-    return {"target": a.target, "preset": a.preset, "shots": 5, "steps": steps, "first_copying_reading": copying,
+    return {"target": a.target, "preset": a.preset, "lr": a.lr or preset_lr(a.preset, 2e-4), "shots": 5,
+            "steps": steps, "first_copying_reading": copying,
             "kept_step": kept, "kid_lowest_at": turn, "alarm": alarm, "curve": curve, "readings": readings}
 
 
@@ -129,7 +130,8 @@ def write(results: dict) -> None:
             ok = sum(1 for r in results["best"] if r[f"ratio_{s}"] is not None and r[f"ratio_{s}"] <= 1.10)
             lines.append(f"\nWithin 10% of the best saved step, {s}: {ok} of {len(results['best'])} slices.")
     for o in results.get("overtrain", {}).values():
-        lines += ["", f"## Over-training: `{o['preset']}` on {o['target']}, 5 shots, {o['steps']} steps", "",
+        lr = f", lr {o['lr']:g}" if "lr" in o else ""
+        lines += ["", f"## Over-training: `{o['preset']}` on {o['target']}, 5 shots, {o['steps']} steps{lr}", "",
                   f"First 'copying' reading (memorisation < {COPYING}): step {o['first_copying_reading']}. "
                   f"Held-out KID is lowest at step {o['kid_lowest_at']['inception']} (Inception) and "
                   f"{o['kid_lowest_at']['random-cnn']} (random-CNN). The rule kept step {o['kept_step']}."
@@ -158,6 +160,7 @@ def main() -> None:
     o.add_argument("--preset", default="TransferGAN",
                    help="a preset, or strategies joined by commas (e.g. transfer_g,projected_d: "
                         "Projected GAN without augmentation); TransferGAN is the plain fine-tune")
+    o.add_argument("--lr", type=float, default=0.0, help="learning rate (default: the preset's own)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     path = OUT.with_suffix(".json")
@@ -166,7 +169,8 @@ def main() -> None:
     if a.what == "best":
         results["best"] = best(a, extractors)
     else:
-        results.setdefault("overtrain", {})[a.preset] = overtrain(a, extractors)
+        key = a.preset + (f"@{a.lr:g}" if a.lr else "")
+        results.setdefault("overtrain", {})[key] = overtrain(a, extractors)
     write(results)
 
 
