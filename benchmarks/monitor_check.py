@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 import appkit as sup  # noqa: E402
-from tgan import ChunkEnded, Finished, load_images, sampling, scoring, train_chunk  # noqa: E402
+from tgan import ChunkEnded, Finished, load_images, metrics, sampling, scoring, train_chunk  # noqa: E402
 from tgan.events import Monitored  # noqa: E402
 from tgan.models import generator_from_tensors  # noqa: E402
 from tgan.monitor import COPYING  # noqa: E402
@@ -66,7 +66,9 @@ def trained_steps(target: str, shots, steps: int, every: int, preset: str = "rec
 def kids(G, heldout, shots, extractors, n: int) -> dict:
     with torch.no_grad():
         samples = sampling.sample_seeds(G, range(10_000, 10_000 + n))
-    spaces = scoring.evaluate(samples, heldout, train=shots.as_float(), extractors=extractors)["spaces"]
+    # The cache: the held-out and shot features are the same at every saved step.
+    spaces = scoring.evaluate(samples, heldout, train=shots.as_float(), extractors=extractors,
+                              cache=metrics.FeatureCache())["spaces"]
     return {s: round(spaces[s]["kid"], 5) for s in SPACES}
 
 

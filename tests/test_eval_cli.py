@@ -9,7 +9,8 @@ import pytest
 from tgan import Finished, TrainConfig, load_images, load_source, train
 from tgan.cli import main
 
-KEYS = {"kid", "kid_std", "fid", "precision", "recall", "memorisation", "copy_ratio", "diversity", "n", "spaces"}
+KEYS = {"kid", "kid_std", "fid", "precision", "recall", "memorisation", "copy_ratio", "diversity", "n", "spaces",
+        "copy_ratio_aligned"}
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +36,7 @@ def test_eval_a_finetuned_run_and_a_bundled_source(tiny_source, image_dir, tmp_p
                            str(image_dir), "--n", "8")
     assert set(finetuned) == KEYS and finetuned["n"] == 8
     assert finetuned["kid"] > 0 and finetuned["fid"] > 0 and math.isfinite(finetuned["memorisation"])
+    assert 0 < finetuned["copy_ratio_aligned"] < 10  # the shift- and mirror-tolerant copy measure
     assert set(finetuned["spaces"]) == {"inception", "random-cnn"}
     assert finetuned["spaces"]["inception"]["kid"] == finetuned["kid"]  # top level = Inception, as before
     for space in finetuned["spaces"].values():

@@ -12,7 +12,7 @@ from tgan import metrics, scoring
 from tgan.random_features import RandomCNNFeatures
 
 SPACE_KEYS = {"kid", "kid_std", "fid", "precision", "recall", "memorisation", "copy_ratio", "diversity"}
-EXPECTED_KEYS = SPACE_KEYS | {"n", "spaces"}
+EXPECTED_KEYS = SPACE_KEYS | {"n", "spaces", "copy_ratio_aligned"}
 
 
 def blob_images(n: int, size: int = 32, seed: int = 0) -> torch.Tensor:

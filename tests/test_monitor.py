@@ -76,3 +76,42 @@ def test_a_broken_learning_rate_raises_the_collapse_alarm():
     end = events[-1]
     assert isinstance(end, Finished) and end.stopped and end.step < 200
     assert "collapsed" in end.reason and [e for e in events if isinstance(e, Monitored)][-1].verdict == "collapsed"
+
+
+class _Replay(torch.nn.Module):
+    """A stand-in generator that ignores its latents and returns a fixed batch of images."""
+
+    def __init__(self, images: torch.Tensor):
+        super().__init__()
+        self.images = images
+
+    def forward(self, z):
+        return self.images[: len(z)]
+
+
+def _flawed_copies(shots: torch.Tensor, n: int) -> torch.Tensor:
+    """What a generator that memorised `shots` (K, 3, R, R) in [-1, 1] draws: each shot again,
+    moved by up to 3 px, half of them mirrored, with pixel noise."""
+    g = torch.Generator().manual_seed(0)
+    out = []
+    for i in range(n):
+        img = shots[i % len(shots)]
+        dy, dx = torch.randint(-3, 4, (2,), generator=g).tolist()
+        img = torch.roll(img, (dy, dx), dims=(1, 2))
+        img = img.flip(-1) if i % 2 else img
+        out.append((img + 0.08 * torch.randn(img.shape, generator=g)).clamp(-1, 1))
+    return torch.stack(out)
+
+
+def test_the_copying_reading_tells_flawed_copies_from_new_images_of_the_same_style():
+    """The monitor sees through a copy's shift, mirror and noise, and does not call new real
+    images of the same style copies."""
+    from tgan.monitor import SAMPLES, Monitor
+
+    images = load_images(EXAMPLES / "faces-lorelei", 64).images
+    shots, unseen = images[:5], images[5:].float() / 127.5 - 1.0
+    copies = _flawed_copies(shots.float() / 127.5 - 1.0, SAMPLES)
+    monitor = Monitor(shots, z_dim=8, device=torch.device("cpu"), G_start=_Replay(unseen))
+    copying, fresh = monitor.read(_Replay(copies), step=1), monitor.read(_Replay(unseen), step=1)
+    assert copying.verdict == "copying" and copying.memorisation < 0.35 and not copying.acceptable
+    assert fresh.verdict in ("healthy", "far from the shots") and fresh.memorisation > 0.8

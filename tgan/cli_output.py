@@ -37,7 +37,7 @@ def run_training(events, quiet: bool = False) -> None:
         elif isinstance(ev, Monitored):
             best = ev.best_step
             reading = {"copy": f"{ev.memorisation:.2f}", "div": f"{ev.diversity:.2f}", "fid": f"{ev.fidelity:.3f}",
-                       "": ev.verdict + (f", best {ev.best_step}" if ev.best_step is not None else "")}
+                       "monitor": ev.verdict + (f", best {ev.best_step}" if ev.best_step is not None else "")}
         elif isinstance(ev, Saved) and bar is not None:
             if ev.step >= bar.total or bar.disable:
                 bar.close()  # the last save: close first, or tqdm redraws the finished bar twice
@@ -73,6 +73,10 @@ def metrics_table(m: dict) -> str:
     lines = [f"{'':<13}" + "".join(f"{name:<20}" for name in spaces)]
     lines += [f"{name:<13}" + "".join(f"{fmt(s):<20}" for s in spaces.values()) + why for name, fmt, why in rows]
     lines.append(f"{'n':<13}{m['n']:<20}samples scored")
+    aligned = m.get("copy_ratio_aligned", float("nan"))
+    if math.isfinite(aligned):
+        lines.append(f"copy ratio in aligned pixels (shift-, mirror- and noise-tolerant; the monitor's): {aligned:.3f} "
+                     "(~1 healthy, towards 0 copies the training images)")
     return "\n".join(lines) + ("\n(inception: ImageNet-trained Inception-v3; random-cnn: a fixed random network "
                                "that no strategy trains against)" if "random-cnn" in spaces else "")
 

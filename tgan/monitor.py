@@ -1,11 +1,17 @@
 """The live monitor: is the run copying its shots, has it collapsed, is it getting closer?
 
 Every `monitor_every` steps G_ema draws a fixed batch of latents and the samples are compared with
-the training shots in the random-CNN space (tgan.random_features: cheap, already used for
-scoring, and trained on nothing, so no strategy optimises against it; no Inception in the loop):
+the training shots (no Inception in the loop):
 - memorisation = median over samples of the distance to the nearest shot, divided by the median
-  over shots of the distance to the nearest other shot. About 1: samples sit among the shots the
-  way the shots sit among each other. Falling towards 0: samples are near-copies of shots.
+  over shots of the distance to the nearest other shot, in aligned pixels (tgan.aligned_pixels:
+  16 px thumbnails, the best match over shifts of up to 1/16 of the side and the mirror image).
+  About 1: samples sit among the shots the way the shots sit among each other. Falling towards 0:
+  samples are near-copies of shots. Not a feature space: benchmarks/copy_space_check.py shows
+  that copies with a generator's flaws (shifted, noisy, blurred, mirrored) read like held-out
+  real images in the random-CNN, EfficientNet and Inception spaces, while in aligned pixels they
+  read 0.09-0.22 against 0.99-1.33 for held-out real images, either side of COPYING.
+The other two signals are in the random-CNN space (tgan.random_features: cheap, already used
+for scoring, and trained on nothing, so no strategy optimises against it):
 - diversity = mean pairwise distance of the samples / that of the shots. Collapse: below 0.25
   and below half of what the run started from (G_ema before any update), so a source that was
   never as varied as the shots does not raise the alarm at once.
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import metrics
+from . import aligned_pixels, metrics
 from .random_features import RandomCNNFeatures
 
 COPYING = 0.35  # memorisation below this: "copying" (and the copying alarm)
@@ -73,31 +79,26 @@ class Monitor:
         if len(shots) < 2:
             raise ValueError("the monitor needs at least 2 training images")
         self.features = RandomCNNFeatures(device)
-        self.shot_feats = self.features(shots.float() / 127.5 - 1.0)  # (N, d)
-        self.shot_nn = float(np.median(_nn_distances(self.shot_feats, self.shot_feats, skip_self=True)))
+        shots = shots.float().cpu() / 127.5 - 1.0  # (N, 3, R, R) in [-1, 1]
+        self.shot_feats = self.features(shots)  # (N, d)
+        self.shot_thumbs, self.shot_views = aligned_pixels.thumbnails(shots), aligned_pixels.views(shots)
         self.shot_spread = metrics.diversity(self.shot_feats)
         self.z = torch.randn(SAMPLES, z_dim, generator=torch.Generator().manual_seed(LATENT_SEED)).to(device)
         self.start_diversity = self._diversity(self._features(G_start))
 
     @torch.no_grad()
+    def _samples(self, G) -> torch.Tensor:
+        return G(self.z).float().clamp(-1, 1).cpu()  # (SAMPLES, 3, R, R)
+
     def _features(self, G) -> np.ndarray:
-        return self.features(G(self.z).float().clamp(-1, 1))  # (SAMPLES, d)
+        return self.features(self._samples(G))  # (SAMPLES, d)
 
     def _diversity(self, feats: np.ndarray) -> float:
         return metrics.diversity(feats) / max(self.shot_spread, 1e-12)
 
     def read(self, G_ema, step: int) -> Reading:
-        feats = self._features(G_ema)
-        nearest = float(np.median(_nn_distances(feats, self.shot_feats)))
+        samples = self._samples(G_ema)
+        feats = self.features(samples)
+        memorisation = aligned_pixels.memorisation(samples, self.shot_thumbs, self.shot_views)
         kid, _ = metrics.kid(feats, self.shot_feats, n_subsets=50)
-        return Reading(step, nearest / max(self.shot_nn, 1e-12), self._diversity(feats), float(kid),
-                       self.start_diversity)
-
-
-def _nn_distances(query: np.ndarray, base: np.ndarray, skip_self: bool = False) -> np.ndarray:
-    """Distance from each query row to its nearest base row (the row itself excluded when
-    query is base)."""
-    d = torch.cdist(torch.as_tensor(query, dtype=torch.float64), torch.as_tensor(base, dtype=torch.float64))
-    if skip_self:
-        d.fill_diagonal_(float("inf"))
-    return d.min(dim=1).values.numpy()
+        return Reading(step, memorisation, self._diversity(feats), float(kid), self.start_diversity)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from . import metrics
+from . import aligned_pixels, metrics
 from .events import FeatureProgress, Scored
 
 BATCH = 64  # images per extractor call: one progress event each
@@ -72,7 +72,18 @@ def evaluate_iter(samples: torch.Tensor, reference: torch.Tensor, train: torch.T
             if cacheable and cache is not None:
                 cache.store(images, extractor, feats[label])
         spaces[space] = space_scores(feats["samples"], feats["reference"], feats.get("training images"))
-    yield Scored({**next(iter(spaces.values())), "n": int(len(samples)), "spaces": spaces})
+    yield Scored({**next(iter(spaces.values())), "n": int(len(samples)), "spaces": spaces,
+                  "copy_ratio_aligned": aligned_copy_ratio(samples, train)})
+
+
+def aligned_copy_ratio(samples: torch.Tensor, train: torch.Tensor | None) -> float:
+    """The monitor's copying measure (tgan.aligned_pixels), which sees through a copy's shift,
+    mirror image, noise and blur where the feature spaces do not: ~1 healthy, towards 0 copying.
+    nan without at least 2 training images."""
+    if train is None or len(train) < 2:
+        return float("nan")
+    return aligned_pixels.memorisation(samples.cpu(), aligned_pixels.thumbnails(train.cpu()),
+                                       aligned_pixels.views(train.cpu()))
 
 
 def evaluate(samples: torch.Tensor, reference: torch.Tensor, train: torch.Tensor | None = None,

@@ -3,6 +3,7 @@ source summary and the KID table. tgan/appkit returns data; this module turns it
 import math
 
 from tgan import Failed, Finished, ImageSet
+from tgan.monitor import COPYING, STARTING_TO_COPY
 import appkit as sup
 
 
@@ -107,12 +108,13 @@ def describe_images(imgs: ImageSet, label: str, heldout: int = 0) -> str:
 
 
 def copy_verdict(ratio: float) -> str:
-    """One line on tgan.metrics.copy_ratio (sample-to-image NN distance / image-to-image NN distance)."""
+    """One line on a copy ratio (sample-to-image NN distance / image-to-image NN distance), with the
+    live monitor's thresholds."""
     if not math.isfinite(ratio):
         return "not measurable (needs at least 2 training images)"
-    if ratio < 0.35:
+    if ratio < COPYING:
         return "copying your images: samples sit on top of them"
-    if ratio < 0.7:
+    if ratio < STARTING_TO_COPY:
         return "starting to copy your images"
     if ratio <= 1.5:
         return "healthy: samples are new images, about as far from yours as yours are from each other"
@@ -126,7 +128,7 @@ def kid_report(results: list[tuple[str, dict]], n_reference: int, n_samples: int
     for label, r in results:
         by_space = r.get("spaces", {"inception": r})
         kids = " | ".join(f"{1e3 * by_space[s]['kid']:.1f} ± {1e3 * by_space[s]['kid_std']:.1f}" for s in spaces)
-        ratio = by_space[spaces[-1]].get("copy_ratio", float("nan"))
+        ratio = r.get("copy_ratio_aligned", by_space[spaces[-1]].get("copy_ratio", float("nan")))
         lines.append(f"| {label} | {kids} | {ratio:.2f} | {copy_verdict(ratio)} |")
     against = (f"your {n_reference} **held-out** images, which the model never saw" if heldout else
                f"your {n_reference} **training** images (fewer than {sup.HOLDOUT_MIN_IMAGES} images, so none "
@@ -134,7 +136,8 @@ def kid_report(results: list[tuple[str, dict]], n_reference: int, n_samples: int
     return ("\n".join(lines) + f"\n\n{n_samples} samples vs {against}. Lower KID is better. *inception* is the "
             "field's usual space (trained on ImageNet labels, so a D built on ImageNet features can flatter "
             "it); *random-cnn* is a fixed random network that nothing trains against. The copy ratio "
-            "(random-cnn space) is ~1 for new images and falls towards 0 as samples copy yours. With few "
+            "(16 px thumbnails matched over small shifts and mirror images, so a shifted or noisy copy still "
+            "counts) is ~1 for new images and falls towards 0 as samples copy yours. With few "
             "reference images KID is noisy (see the ±): treat differences under about twice the ± as a tie.")
 
 
