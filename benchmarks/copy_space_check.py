@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from tgan import aligned_pixels, load_images, scoring  # noqa: E402
+from tgan import aligned_pixels, load_images, metrics, scoring  # noqa: E402
 from tgan.features import EfficientNetTaps  # noqa: E402
 from tgan.monitor import COPYING  # noqa: E402
 from tgan.random_features import RandomCNNFeatures  # noqa: E402
@@ -93,17 +93,13 @@ class BackboneMeans:
 
 
 def in_features(embed):
-    """A feature space's memorisation: images (N, 3, R, R), shots (K, 3, R, R) -> float."""
-    def reading(images: torch.Tensor, shots: torch.Tensor) -> float:
-        x, base = (torch.as_tensor(embed(t), dtype=torch.float64) for t in (images, shots))
-        among = torch.cdist(base, base)
-        among.fill_diagonal_(float("inf"))
-        return float(torch.cdist(x, base).amin(dim=1).median() / among.amin(dim=1).median())
-    return reading
+    """A feature space's memorisation (tgan.metrics.copy_ratio, the monitor's ratio in that
+    space): images (N, 3, R, R), shots (K, 3, R, R) -> float."""
+    return lambda images, shots: metrics.copy_ratio(embed(images), embed(shots))
 
 
 def in_aligned_pixels(images: torch.Tensor, shots: torch.Tensor) -> float:
-    return aligned_pixels.memorisation(images, aligned_pixels.thumbnails(shots), aligned_pixels.views(shots))
+    return aligned_pixels.ShotIndex(shots).memorisation(images)
 
 
 SPACES = {"random-cnn": lambda: in_features(RandomCNNFeatures()), "backbone": lambda: in_features(BackboneMeans(64)),

@@ -51,11 +51,19 @@ def distances(query: torch.Tensor, base_views: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.cdist(q, v.double()) for v in base_views]).amin(dim=0)
 
 
-def memorisation(samples: torch.Tensor, shot_thumbs: torch.Tensor, shot_views: torch.Tensor) -> float:
-    """median over samples of the distance to the nearest shot / median over shots of the
-    distance to the nearest other shot. samples (N, 3, R, R) in [-1, 1]; the shots' `thumbnails`
-    and `views`, computed once."""
-    among = distances(shot_thumbs, shot_views)  # (K, K)
-    among.fill_diagonal_(float("inf"))
-    to_shots = distances(thumbnails(samples), shot_views).amin(dim=1)  # (N,)
-    return float(to_shots.median() / among.amin(dim=1).median().clamp_min(1e-12))
+class ShotIndex:
+    """The training shots (K >= 2, 3, R, R) in [-1, 1], prepared once for `memorisation`: their
+    shifted and mirrored views, and the median distance from each to its nearest other shot."""
+
+    def __init__(self, shots: torch.Tensor):
+        shots = shots.float().cpu()
+        self.views = views(shots)  # (V, K, D)
+        among = distances(thumbnails(shots), self.views)  # (K, K)
+        among.fill_diagonal_(float("inf"))
+        self.spacing = float(among.amin(dim=1).median().clamp_min(1e-12))
+
+    def memorisation(self, samples: torch.Tensor) -> float:
+        """median over samples (N, 3, R, R) in [-1, 1] of the distance to the nearest shot, over
+        the median distance from a shot to its nearest other shot."""
+        to_shots = distances(thumbnails(samples.float().cpu()), self.views).amin(dim=1)  # (N,)
+        return float(to_shots.median()) / self.spacing

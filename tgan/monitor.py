@@ -81,7 +81,7 @@ class Monitor:
         self.features = RandomCNNFeatures(device)
         shots = shots.float().cpu() / 127.5 - 1.0  # (N, 3, R, R) in [-1, 1]
         self.shot_feats = self.features(shots)  # (N, d)
-        self.shot_thumbs, self.shot_views = aligned_pixels.thumbnails(shots), aligned_pixels.views(shots)
+        self.shot_index = aligned_pixels.ShotIndex(shots)
         self.shot_spread = metrics.diversity(self.shot_feats)
         self.z = torch.randn(SAMPLES, z_dim, generator=torch.Generator().manual_seed(LATENT_SEED)).to(device)
         self.start_diversity = self._diversity(self._features(G_start))
@@ -99,6 +99,6 @@ class Monitor:
     def read(self, G_ema, step: int) -> Reading:
         samples = self._samples(G_ema)
         feats = self.features(samples)
-        memorisation = aligned_pixels.memorisation(samples, self.shot_thumbs, self.shot_views)
+        memorisation = self.shot_index.memorisation(samples)
         kid, _ = metrics.kid(feats, self.shot_feats, n_subsets=50)
         return Reading(step, memorisation, self._diversity(feats), float(kid), self.start_diversity)

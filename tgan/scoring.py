@@ -82,8 +82,7 @@ def aligned_copy_ratio(samples: torch.Tensor, train: torch.Tensor | None) -> flo
     nan without at least 2 training images."""
     if train is None or len(train) < 2:
         return float("nan")
-    return aligned_pixels.memorisation(samples.cpu(), aligned_pixels.thumbnails(train.cpu()),
-                                       aligned_pixels.views(train.cpu()))
+    return aligned_pixels.ShotIndex(train).memorisation(samples)
 
 
 def evaluate(samples: torch.Tensor, reference: torch.Tensor, train: torch.Tensor | None = None,
