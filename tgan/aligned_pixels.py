@@ -60,10 +60,11 @@ class ShotIndex:
         self.views = views(shots)  # (V, K, D)
         among = distances(thumbnails(shots), self.views)  # (K, K)
         among.fill_diagonal_(float("inf"))
-        self.spacing = float(among.amin(dim=1).median().clamp_min(1e-12))
+        # quantile, not Tensor.median: the latter returns the lower middle value of an even count
+        self.spacing = max(float(among.amin(dim=1).quantile(0.5)), 1e-12)
 
     def memorisation(self, samples: torch.Tensor) -> float:
         """median over samples (N, 3, R, R) in [-1, 1] of the distance to the nearest shot, over
         the median distance from a shot to its nearest other shot."""
         to_shots = distances(thumbnails(samples.float().cpu()), self.views).amin(dim=1)  # (N,)
-        return float(to_shots.median()) / self.spacing
+        return float(to_shots.quantile(0.5)) / self.spacing
