@@ -29,9 +29,10 @@ import torch  # noqa: E402
 
 import appkit as sup  # noqa: E402
 from tgan import ChunkEnded, Finished, load_images, metrics, sampling, scoring, train_chunk  # noqa: E402
+from tgan.config import FAMILIES, ModelConfig  # noqa: E402
 from tgan.events import Monitored  # noqa: E402
 from tgan.models import generator_from_tensors  # noqa: E402
-from tgan.monitor import COPYING  # noqa: E402
+from tgan.monitor import COPYING, STARTING_TO_COPY  # noqa: E402
 from tgan.paths import CHECKPOINTS  # noqa: E402
 from tgan.strategies.catalog import PRESETS, preset_lr  # noqa: E402
 from tgan.subsets import pick_shots, random_subset  # noqa: E402
@@ -42,18 +43,22 @@ OUT = Path(__file__).resolve().parent / "monitor_check"
 SPACES = ("inception", "random-cnn")
 
 
-def trained_steps(target: str, shots, steps: int, every: int, preset: str = "recommended", lr: float = 0.0):
+def trained_steps(target: str, shots, steps: int, every: int, preset: str = "recommended", lr: float = 0.0,
+                  fresh: ModelConfig | None = None):
     """Train a preset (or a comma-separated list of strategies) with the app's settings on `shots`,
     at `lr` or else the preset's own rate (2e-4 for a strategy list); yield (step, G_ema) after
-    every chunk, then ("kept", G_ema of the rule's step, that step) and the monitor's readings."""
+    every chunk, then ("kept", G_ema of the rule's step, that step) and the monitor's readings.
+    fresh: train new networks of this shape from scratch instead of the target's bundled source."""
     strategies = list(PRESETS[preset][0]) if preset in PRESETS else preset.split(",")
     cfg = sup.make_config(strategies, [], steps, lr or preset_lr(preset, 2e-4), 16, 0)
+    source = None if fresh else CHECKPOINTS / SOURCE_FOR[target]
     state, readings, alarm = None, [], ""
     while (state is None or state.step < steps) and not alarm:
-        for ev in train_chunk(cfg, shots.images, state, CHECKPOINTS / SOURCE_FOR[target], max_steps=every):
+        for ev in train_chunk(cfg, shots.images, state, source, fresh, max_steps=every):
             if isinstance(ev, Monitored):
                 readings.append({"step": ev.step, "memorisation": round(ev.memorisation, 3),
                                  "diversity": round(ev.diversity, 3), "verdict": ev.verdict})
+                print(json.dumps({"reading": readings[-1]}), flush=True)
             if isinstance(ev, Finished) and ev.reason:  # the collapse alarm ended the run
                 alarm = ev.reason
             if isinstance(ev, ChunkEnded):
@@ -72,8 +77,8 @@ def kids(G, heldout, shots, extractors, n: int) -> dict:
     return {s: round(spaces[s]["kid"], 5) for s in SPACES}
 
 
-def split(data_dir: Path, target: str, k: int):
-    full = load_images(data_dir / f"target-{target}.zip", 64)
+def split(data_dir: Path, target: str, k: int, resolution: int = 64):
+    full = load_images(data_dir / f"target-{target}.zip", resolution)
     shots, rest = pick_shots(full, k, seed=0)
     return shots, random_subset(rest, 300, seed=0).as_float()
 
@@ -102,19 +107,23 @@ def best(a, extractors) -> list[dict]:
 
 
 def overtrain(a, extractors) -> dict:
-    shots, heldout = split(a.data_dir, a.target, 5)
+    shots, heldout = split(a.data_dir, a.target, 5, a.resolution)
     steps = 10 * a.steps
     curve, kept = [], None
-    for item in trained_steps(a.target, shots, steps, a.every, a.preset, a.lr):
+    fresh = ModelConfig(resolution=a.resolution, family=a.family, g_width=a.width, d_width=a.width) if a.family else None
+    for item in trained_steps(a.target, shots, steps, a.every, a.preset, a.lr, fresh):
         if item[0] == "kept":
             readings, kept, alarm = item[3], item[2], item[4]
         else:
             curve.append({"step": item[0], **kids(item[1], heldout, shots, extractors, a.n)})
             print(json.dumps(curve[-1]), flush=True)
     copying = next((r["step"] for r in readings if r["memorisation"] < COPYING), None)
+    warned = next((r["step"] for r in readings if r["memorisation"] < STARTING_TO_COPY), None)
     turn = {s: min(curve, key=lambda p: p[s])["step"] for s in SPACES}  # held-out KID is lowest here
     return {"target": a.target, "preset": a.preset, "lr": a.lr or preset_lr(a.preset, 2e-4), "shots": 5,
-            "steps": steps, "first_copying_reading": copying,
+            "networks": (f"new {a.family}, width {a.width}, {a.resolution} px" if a.family
+                         else f"source {SOURCE_FOR[a.target]}"),
+            "steps": steps, "first_copying_reading": copying, "first_starting_to_copy_reading": warned,
             "kept_step": kept, "kid_lowest_at": turn, "alarm": alarm, "curve": curve, "readings": readings}
 
 
@@ -133,8 +142,11 @@ def write(results: dict) -> None:
             lines.append(f"\nWithin 10% of the best saved step, {s}: {ok} of {len(results['best'])} slices.")
     for o in results.get("overtrain", {}).values():
         lr = f", lr {o['lr']:g}" if "lr" in o else ""
-        lines += ["", f"## Over-training: `{o['preset']}` on {o['target']}, 5 shots, {o['steps']} steps{lr}", "",
+        nets = f", {o['networks']}" if "networks" in o else ""
+        lines += ["", f"## Over-training: `{o['preset']}` on {o['target']}, 5 shots, {o['steps']} steps{lr}{nets}", "",
                   f"First 'copying' reading (memorisation < {COPYING}): step {o['first_copying_reading']}. "
+                  + (f"First 'starting to copy' reading (< {STARTING_TO_COPY}): step "
+                     f"{o['first_starting_to_copy_reading']}. " if "first_starting_to_copy_reading" in o else "") +
                   f"Held-out KID is lowest at step {o['kid_lowest_at']['inception']} (Inception) and "
                   f"{o['kid_lowest_at']['random-cnn']} (random-CNN). The rule kept step {o['kept_step']}."
                   + (f" The run ended early: {o['alarm']}." if o.get("alarm") else ""), "",
@@ -163,6 +175,11 @@ def main() -> None:
                    help="a preset, or strategies joined by commas (e.g. transfer_g,projected_d: "
                         "Projected GAN without augmentation); TransferGAN is the plain fine-tune")
     o.add_argument("--lr", type=float, default=0.0, help="learning rate (default: the preset's own)")
+    o.add_argument("--family", choices=FAMILIES, default=None,
+                   help="train new networks of this family from scratch (with --preset scratch) instead of "
+                        "starting from the bundled source")
+    o.add_argument("--width", type=int, default=16, help="with --family: G and D width")
+    o.add_argument("--resolution", type=int, default=64, help="with --family: image side in px")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     path = OUT.with_suffix(".json")
@@ -171,7 +188,7 @@ def main() -> None:
     if a.what == "best":
         results["best"] = best(a, extractors)
     else:
-        key = a.preset + (f"@{a.lr:g}" if a.lr else "")
+        key = a.preset + (f"@{a.lr:g}" if a.lr else "") + (f"/{a.family}{a.width}@{a.resolution}px" if a.family else "")
         results.setdefault("overtrain", {})[key] = overtrain(a, extractors)
     write(results)
 
