@@ -23,12 +23,30 @@ import torch  # noqa: E402
 import appkit as sup  # noqa: E402
 from tgan import ChunkEnded, TrainConfig, load_images, sampling, scoring, train_chunk  # noqa: E402
 from tgan.models import generator_from_tensors, load_model  # noqa: E402
+from tgan.bench import TARGETS as SOURCE_FOR  # noqa: E402
 from tgan.paths import CHECKPOINTS  # noqa: E402
 from tgan.strategies.catalog import DEFAULT_PRESET, PRESETS, preset_lr  # noqa: E402
 from tgan.subsets import pick_shots, random_subset  # noqa: E402
 from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
 
-SOURCE_FOR = {"emoji-3d-animals": "emoji", "faces-lorelei": "faces", "kanji-gyosho": "kanji"}
+
+def ten_shots(data_dir: Path, target: str):
+    """The target's 10 shots drawn by seed 0, and up to 300 seeded held-out images as floats."""
+    shots, rest = pick_shots(load_images(data_dir / f"target-{target}.zip", 64), 10, seed=0)
+    return shots, random_subset(rest, 300, seed=0).as_float()
+
+
+def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS):
+    """The app's default fine-tune of the target's bundled source on `shots`, driven in 30 s chunks
+    as the app drives it; the final TrainState."""
+    lr = preset_lr(DEFAULT_PRESET, TrainConfig.lr_g)
+    cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), [], steps, lr, 16, 0)
+    state = None
+    while state is None or state.step < steps:
+        for ev in train_chunk(cfg, shots.images, state, CHECKPOINTS / SOURCE_FOR[target], max_seconds=30):
+            if isinstance(ev, ChunkEnded):
+                state = ev.state
+    return state
 
 
 def main() -> None:
@@ -41,17 +59,10 @@ def main() -> None:
     print("| target | steps | kept step | space | unadapted source KID | fine-tuned (kept) | last step | kept / source |")
     print("|---|---|---|---|---:|---:|---:|---:|")
     for target in a.targets:
-        full = load_images(a.data_dir / f"target-{target}.zip", 64)
-        shots, rest = pick_shots(full, 10, seed=0)
-        heldout = random_subset(rest, 300, seed=0).as_float()
+        shots, heldout = ten_shots(a.data_dir, target)
         source = SOURCE_FOR[target]
-        lr = preset_lr(DEFAULT_PRESET, TrainConfig.lr_g)
-        cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), [], a.steps, lr, 16, 0)
-        state, t0 = None, time.perf_counter()
-        while state is None or state.step < a.steps:
-            for ev in train_chunk(cfg, shots.images, state, CHECKPOINTS / source, max_seconds=30):
-                if isinstance(ev, ChunkEnded):
-                    state = ev.state
+        t0 = time.perf_counter()
+        state = default_finetune(shots, target, a.steps)
         took = time.perf_counter() - t0
         models = {"source": load_model(CHECKPOINTS / source, device="cpu").G_ema,
                   "kept": generator_from_tensors(state.model, state.tensors, state.generator_prefix()),

@@ -33,12 +33,12 @@ from tgan.config import FAMILIES, ModelConfig  # noqa: E402
 from tgan.events import Monitored  # noqa: E402
 from tgan.models import generator_from_tensors  # noqa: E402
 from tgan.monitor import COPYING, STARTING_TO_COPY  # noqa: E402
+from tgan.bench import TARGETS as SOURCE_FOR  # noqa: E402
 from tgan.paths import CHECKPOINTS  # noqa: E402
 from tgan.strategies.catalog import PRESETS, preset_lr  # noqa: E402
 from tgan.subsets import pick_shots, random_subset  # noqa: E402
 from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
 
-SOURCE_FOR = {"emoji-3d-animals": "emoji", "faces-lorelei": "faces", "kanji-gyosho": "kanji"}
 OUT = Path(__file__).resolve().parent / "monitor_check"
 SPACES = ("inception", "random-cnn")
 
@@ -181,6 +181,8 @@ def main() -> None:
     o.add_argument("--width", type=int, default=16, help="with --family: G and D width")
     o.add_argument("--resolution", type=int, default=64, help="with --family: image side in px")
     a = p.parse_args()
+    if a.what == "overtrain" and a.resolution != 64 and not a.family:
+        p.error("--resolution applies to new networks (--family); the bundled sources are 64 px")
     torch.set_num_threads(a.threads)
     path = OUT.with_suffix(".json")
     results = json.loads(path.read_text()) if path.is_file() else {}

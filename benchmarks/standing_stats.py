@@ -25,15 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-import appkit as sup  # noqa: E402
-from tgan import ChunkEnded, load_images, load_model, metrics, sampling, scoring, train_chunk  # noqa: E402
+from default_vs_source import default_finetune, ten_shots  # noqa: E402  (this folder's, the same run)
+from tgan import load_images, load_model, metrics, sampling, scoring  # noqa: E402
 from tgan.models import generator_from_tensors  # noqa: E402
+from tgan.bench import TARGETS as SOURCE_FOR  # noqa: E402
 from tgan.paths import CHECKPOINTS  # noqa: E402
-from tgan.strategies.catalog import DEFAULT_PRESET, PRESETS, preset_lr  # noqa: E402
-from tgan.subsets import pick_shots, random_subset  # noqa: E402
-from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
-
-SOURCE_FOR = {"emoji-3d-animals": "emoji", "faces-lorelei": "faces", "kanji-gyosho": "kanji"}
+from tgan.subsets import random_subset  # noqa: E402
 
 
 @torch.no_grad()
@@ -80,14 +77,8 @@ def sources(a, extractors) -> None:
 
 def finetune(a, extractors) -> None:
     for target in a.targets:
-        shots, rest = pick_shots(load_images(a.data_dir / f"target-{target}.zip", 64), 10, seed=0)
-        heldout, cache = random_subset(rest, 300, seed=0).as_float(), metrics.FeatureCache()
-        cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), [], DEFAULT_STEPS, preset_lr(DEFAULT_PRESET, 2e-4), 16, 0)
-        state = None
-        while state is None or state.step < DEFAULT_STEPS:
-            for ev in train_chunk(cfg, shots.images, state, CHECKPOINTS / SOURCE_FOR[target], max_seconds=30):
-                if isinstance(ev, ChunkEnded):
-                    state = ev.state
+        shots, heldout = ten_shots(a.data_dir, target)
+        state, cache = default_finetune(shots, target), metrics.FeatureCache()
         G = generator_from_tensors(state.model, state.tensors, state.generator_prefix())
         for label in ("as shipped", "standing statistics"):
             if label == "standing statistics":

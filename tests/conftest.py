@@ -19,6 +19,15 @@ from tgan.events import Finished  # noqa: E402
 TINY = ModelConfig(resolution=32, z_dim=16, w_dim=16, g_width=8, d_width=8)
 
 
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for the test: small nets run faster so, and far faster beside other work."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def make_shape_images(n: int, size: int = 48, seed: int = 0) -> list[Image.Image]:
     """Coloured ellipses and boxes on white: structured, varied, and cheap to make."""
     rng = np.random.default_rng(seed)

@@ -8,7 +8,6 @@ import shutil
 import zipfile
 
 import pytest
-import torch
 
 from tgan import bench
 from tgan.bench_report import END, START, aggregate, markdown_table, write_readme_table
@@ -20,14 +19,6 @@ from tgan.random_features import RandomCNNFeatures
 
 # The real second scoring space (cheap on a CPU); Inception's own path is tested in test_eval_cli.
 SPACES = {"random-cnn": RandomCNNFeatures()}
-
-
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ def test_a_broken_learning_rate_raises_the_collapse_alarm():
     assert "collapsed" in end.reason and [e for e in events if isinstance(e, Monitored)][-1].verdict == "collapsed"
 
 
-def test_an_over_trained_run_raises_the_copying_alarm():
+def test_an_over_trained_run_raises_the_copying_alarm(one_thread):
     """A stable GAN (the r3gan family: no normalisation layers, R1/R2) trained from scratch on 5
     shots without augmentation converges to its training set, the textbook memoriser. Its samples
     drift from 'far from the shots' to copies; with stop_when_copying the monitor ends the run
@@ -89,12 +89,7 @@ def test_an_over_trained_run_raises_the_copying_alarm():
     model = ModelConfig(resolution=32, z_dim=32, w_dim=32, g_width=16, d_width=16, family="r3gan")
     cfg = _cfg(steps=6000, batch_size=8, lr_g=2e-3, lr_d=2e-3, monitor_every=150, stop_when_copying=True,
                strategies=["scratch"], sample_every=100_000)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # nets this small run faster on one thread (and far faster beside other work)
-    try:
-        events = list(train(cfg, images, None, model_config=model))  # about 3,000 steps, 3 minutes
-    finally:
-        torch.set_num_threads(threads)
+    events = list(train(cfg, images, None, model_config=model))  # about 3,000 steps, 3 minutes
     end, readings = events[-1], [e for e in events if isinstance(e, Monitored)]
     assert isinstance(end, Finished) and end.stopped and "copying the training images" in end.reason, end
     assert readings[0].verdict == "far from the shots" and readings[-1].verdict == "copying"
