@@ -1,13 +1,15 @@
 """Does the app's default fine-tune beat the unadapted source, at the default step count?
 
     python benchmarks/default_vs_source.py --data-dir DIR [--targets faces-lorelei ...] [--steps N]
+                                          [--milestones 450 1350 ...]
 
 For each visible target (DIR/target-<name>.zip): 10 shots drawn by seed 0, the matching bundled
 source, the app's default settings (appkit.make_config: recommended preset at its learning
 rate, batch 16, the CPU default steps, keep-best on), trained through train_chunk as the app trains. Scores 200 samples of
 the unadapted source, the kept (best) step and the last step against the held-out images (up to
 300, seeded) in both feature spaces. Prints one Markdown table; the goal is a fine-tune KID <= 0.5x
-the source's.
+the source's. --milestones (each below --steps) also scores the last step of the same run on its way to --steps,
+one line each: how KID falls with more steps.
 """
 from __future__ import annotations
 
@@ -36,17 +38,27 @@ def ten_shots(data_dir: Path, target: str):
     return shots, random_subset(rest, 300, seed=0).as_float()
 
 
-def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS):
-    """The app's default fine-tune of the target's bundled source on `shots`, driven in 30 s chunks
-    as the app drives it; the final TrainState."""
+def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int | None = None, state=None):
+    """The app's default `steps`-step fine-tune of the target's bundled source on `shots`, driven in
+    30 s chunks as the app drives it, from `state` (None: a new run) to step `until` (default: the
+    end); the TrainState there."""
     lr = preset_lr(DEFAULT_PRESET, TrainConfig.lr_g)
     cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), [], steps, lr, 16, 0)
-    state = None
-    while state is None or state.step < steps:
-        for ev in train_chunk(cfg, shots.images, state, CHECKPOINTS / SOURCE_FOR[target], max_seconds=30):
+    until = steps if until is None else until
+    while state is None or state.step < until:
+        done = state.step if state is not None else 0
+        for ev in train_chunk(cfg, shots.images, state, CHECKPOINTS / SOURCE_FOR[target],
+                              max_steps=until - done, max_seconds=30):
             if isinstance(ev, ChunkEnded):
                 state = ev.state
     return state
+
+
+def score(G, heldout, shots, n: int) -> dict:
+    """Both spaces' scores of G's first n seeds (from 10,000) against the held-out images."""
+    with torch.no_grad():
+        samples = sampling.sample_seeds(G, range(10_000, 10_000 + n))
+    return scoring.evaluate(samples, heldout, train=shots.as_float(), extractors=scoring.default_extractors("cpu"))["spaces"]
 
 
 def main() -> None:
@@ -55,29 +67,39 @@ def main() -> None:
     p.add_argument("--targets", nargs="+", default=list(SOURCE_FOR))
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     p.add_argument("--n", type=int, default=200)
+    p.add_argument("--milestones", type=int, nargs="*", default=[],
+                   help="also score the last step here (the run's own steps, in the same run)")
     a = p.parse_args()
+    if any(not 0 < m < a.steps for m in a.milestones):
+        p.error(f"each milestone must lie between 0 and --steps ({a.steps}): a run cannot be scored past its end")
+    curve = []  # Markdown lines of the --milestones scores, printed after the table
     print("| target | steps | kept step | space | unadapted source KID | fine-tuned (kept) | last step | kept / source |")
     print("|---|---|---|---|---:|---:|---:|---:|")
     for target in a.targets:
         shots, heldout = ten_shots(a.data_dir, target)
         source = SOURCE_FOR[target]
-        t0 = time.perf_counter()
-        state = default_finetune(shots, target, a.steps)
-        took = time.perf_counter() - t0
+        state, took = None, 0.0
+        for until in sorted(set(a.milestones)) + [a.steps]:
+            t0 = time.perf_counter()
+            state = default_finetune(shots, target, a.steps, until, state)
+            took += time.perf_counter() - t0  # training only: the milestones' scoring is left out
+            if until < a.steps:
+                for space, v in score(generator_from_tensors(state.model, state.tensors, "G_ema"),
+                                      heldout, shots, a.n).items():
+                    curve.append(f"| {target} | {until} ({took:.0f} s) | {space} | {v['kid']:.4f} | "
+                                 f"{v['precision']:.2f} |")
         models = {"source": load_model(CHECKPOINTS / source, device="cpu").G_ema,
                   "kept": generator_from_tensors(state.model, state.tensors, state.generator_prefix()),
                   "last": generator_from_tensors(state.model, state.tensors, "G_ema")}
-        scores = {}
-        for name, G in models.items():
-            with torch.no_grad():
-                samples = sampling.sample_seeds(G, range(10_000, 10_000 + a.n))
-            scores[name] = scoring.evaluate(samples, heldout, train=shots.as_float(),
-                                            extractors=scoring.default_extractors("cpu"))["spaces"]
+        scores = {name: score(G, heldout, shots, a.n) for name, G in models.items()}
         kept = state.best["step"] if state.best else a.steps
         for space in scores["source"]:
             s, k, last = (scores[m][space]["kid"] for m in ("source", "kept", "last"))
             print(f"| {target} | {a.steps} ({took:.0f} s) | {kept} | {space} | {s:.4f} | {k:.4f} | {last:.4f} | "
                   f"{k / s:.2f} |", flush=True)
+    if curve:
+        print("\n| target | step (training time) | space | KID of the last step | precision |\n|---|---|---|---:|---:|")
+        print("\n".join(curve))
 
 
 if __name__ == "__main__":
