@@ -2,6 +2,7 @@
 and the collapse alarm on a deliberately broken run."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from conftest import TINY
@@ -30,6 +31,19 @@ def test_the_rule_keeps_the_closest_step_that_neither_copies_nor_collapsed():
     assert collapsed.verdict == "collapsed" and not is_better(collapsed, healthy)
     assert Reading(40, 1.0, 0.1, 0.01, 0.15).verdict != "collapsed"  # it never was more varied than that
     assert is_better(Reading(50, 0.9, 0.9, 0.04, start), healthy)
+    # ranked by the smoothed fidelity: one lucky reading after worse ones does not win
+    lucky = Reading(60, 1.0, 1.0, 0.03, start, smoothed_fidelity=0.07)
+    assert not is_better(lucky, healthy)
+    assert Reading(70, 1.0, 1.0, 0.03, start).smoothed_fidelity == 0.03  # a reading saved before smoothing
+
+
+def test_the_smoothed_fidelity_averages_the_last_three_readings(image_dir):
+    images = load_images(image_dir, 32).images
+    events = list(train(_cfg(), images, None, model_config=TINY))
+    fid = [e.fidelity for e in events if isinstance(e, Monitored)]
+    smoothed = [e.smoothed_fidelity for e in events if isinstance(e, Monitored)]
+    assert smoothed[0] == pytest.approx(fid[0]) and smoothed[1] == pytest.approx((fid[0] + fid[1]) / 2)
+    assert smoothed[5] == pytest.approx(sum(fid[3:6]) / 3)
 
 
 def test_readings_every_step_and_the_best_step_is_what_gets_saved(image_dir, tmp_path):
@@ -38,7 +52,7 @@ def test_readings_every_step_and_the_best_step_is_what_gets_saved(image_dir, tmp
     readings = [e for e in events if isinstance(e, Monitored)]
     assert [r.step for r in readings] == [1, 2, 3, 4, 5, 6]
     assert all(r.memorisation > 0 and r.diversity > 0 and r.verdict for r in readings)
-    best = min((r for r in readings if r.verdict not in ("copying", "collapsed")), key=lambda r: r.fidelity)
+    best = min((r for r in readings if r.verdict not in ("copying", "collapsed")), key=lambda r: r.smoothed_fidelity)
     assert readings[-1].best_step == best.step
     config = read_config(tmp_path / "run")
     assert config["best"]["step"] == best.step and config["step"] == 6
@@ -62,8 +76,9 @@ def test_the_best_step_survives_chunks_bit_exactly(image_dir):
                     state = ev.state
         return state
 
-    whole, split = run([6]), run([2, 4])
+    whole, split = run([6]), run([2, 4])  # the split carries the last readings across the cut
     assert whole.best == split.best and whole.best is not None
+    assert whole.recent_fidelity == split.recent_fidelity and len(whole.recent_fidelity) == 2
     assert [k for k in whole.tensors if not torch.equal(whole.tensors[k], split.tensors[k])] == []
 
 

@@ -224,8 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every K steps, measure copying, diversity and fidelity against the shots "
                         "(random-CNN space; shown on the progress line). A collapse stops the run")
     s.add_argument("--keep-best", action="store_true",
-                   help="keep the best monitored step as the model (lowest fidelity while not copying or "
-                        "collapsed); the last step is kept too (G_ema_last). Turns the monitor on")
+                   help="keep the best monitored step as the model (lowest fidelity, averaged over 3 "
+                        "readings, while not copying or collapsed); the last step is kept too (G_ema_last). Turns the monitor on")
     s.add_argument("--stop-when-copying", action="store_true",
                    help="end the run when the monitor says it is copying the shots. Turns the monitor on")
     s.add_argument("--quiet", action="store_true")

@@ -17,8 +17,12 @@ for scoring, and trained on nothing, so no strategy optimises against it):
   never as varied as the shots does not raise the alarm at once.
 - fidelity = KID of the samples against the shots (lower is closer).
 
-The keep-best rule (is_better): the best step is the one with the lowest fidelity among readings
-whose memorisation and diversity are both above their alarm thresholds."""
+The keep-best rule (is_better): the best step is the one with the lowest smoothed fidelity (the
+mean of its reading and the FIDELITY_WINDOW - 1 readings before it) among readings whose
+memorisation and diversity are both above their alarm thresholds. Smoothed, because a KID of 64
+samples against 10 shots is noisy: on a flat stretch of kanji-gyosho the single readings spread
+0.0023-0.0089, and the single lowest one picked an early step whose held-out KID was 4x the
+best saved step's (benchmarks/monitor_check.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,6 +37,7 @@ COPYING = 0.35  # memorisation below this: "copying" (and the copying alarm)
 STARTING_TO_COPY = 0.6  # below this: "starting to copy"
 FAR = 2.0  # above this: samples are still far from the shots (early in a transfer)
 COLLAPSED = 0.25  # diversity below this, and below half the starting diversity: "collapsed" (an alarm)
+FIDELITY_WINDOW = 3  # readings averaged into the smoothed fidelity that keep-best ranks by
 SAMPLES = 64  # latents in the fixed monitoring batch
 LATENT_SEED = 7_777  # not the sample grid's seed: the monitor's batch is its own
 
@@ -44,6 +49,13 @@ class Reading:
     diversity: float
     fidelity: float
     start_diversity: float  # the diversity of G_ema before the run's first update
+    # mean fidelity of this reading and the FIDELITY_WINDOW - 1 before it (None, in readings saved
+    # before it existed: the fidelity alone)
+    smoothed_fidelity: float | None = None
+
+    def __post_init__(self):
+        if self.smoothed_fidelity is None:
+            object.__setattr__(self, "smoothed_fidelity", self.fidelity)
 
     @property
     def collapsed(self) -> bool:
@@ -66,9 +78,9 @@ class Reading:
 
 
 def is_better(reading: Reading, best: Reading | None) -> bool:
-    """The keep-best rule: fidelity improved while memorisation and diversity stay above their
-    alarm thresholds."""
-    return reading.acceptable and (best is None or reading.fidelity < best.fidelity)
+    """The keep-best rule: smoothed fidelity improved while memorisation and diversity stay above
+    their alarm thresholds."""
+    return reading.acceptable and (best is None or reading.smoothed_fidelity < best.smoothed_fidelity)
 
 
 class Monitor:
@@ -96,9 +108,12 @@ class Monitor:
     def _diversity(self, feats: np.ndarray) -> float:
         return metrics.diversity(feats) / max(self.shot_spread, 1e-12)
 
-    def read(self, G_ema, step: int) -> Reading:
+    def read(self, G_ema, step: int, earlier_fidelity: list[float] = ()) -> Reading:
+        """earlier_fidelity: the run's previous readings' fidelity, oldest first (for smoothing)."""
         samples = self._samples(G_ema)
         feats = self.features(samples)
         memorisation = self.shot_index.memorisation(samples)
         kid, _ = metrics.kid(feats, self.shot_feats, n_subsets=50)
-        return Reading(step, memorisation, self._diversity(feats), float(kid), self.start_diversity)
+        window = [*list(earlier_fidelity)[-(FIDELITY_WINDOW - 1):], float(kid)]
+        return Reading(step, memorisation, self._diversity(feats), float(kid), self.start_diversity,
+                       sum(window) / len(window))

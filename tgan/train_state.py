@@ -5,7 +5,7 @@ the wall-clock so far, and the run's random stream. It is plain data, so it pick
 each training chunk runs in a child process that receives one and sends the next one back."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -32,12 +32,14 @@ class TrainState:
     d_kind: str = "conv"  # "conv" or "projected"
     best: dict | None = None  # the keep-best step's monitor reading; its G_ema is "best.G_ema.*"
     world_size: int = 1  # processes that trained the last chunk (tgan.distributed); resuming may use another
+    # the monitor's last few fidelity readings, oldest first: the keep-best rule smooths over them
+    recent_fidelity: list[float] = field(default_factory=list)
 
     def config(self) -> dict:
         """config.json of this state."""
         return {"model": self.model, "train": self.train, "step": self.step,
                 "train_seconds": round(self.seconds, 1), "d_kind": self.d_kind, "source": self.source,
-                "best": self.best, "world_size": self.world_size}
+                "best": self.best, "world_size": self.world_size, "recent_fidelity": self.recent_fidelity}
 
     def generator_prefix(self) -> str:
         """Where the G_ema people should see lives: the best step's when one was kept."""
@@ -92,7 +94,8 @@ def load_train_state(out_dir) -> TrainState:
         tensors = {k: v for k, v in tensors.items() if not k.startswith("G_ema_last.")}
     return TrainState(config["model"], config["train"], tensors, int(config.get("step", 0)),
                       float(config.get("train_seconds", 0.0)), config.get("source"), config.get("d_kind", "conv"),
-                      best, int(config.get("world_size", 1)))
+                      best, int(config.get("world_size", 1)),
+                      [float(f) for f in config.get("recent_fidelity", [])] if has_state else [])
 
 
 def has_saved_state(out_dir) -> bool:
