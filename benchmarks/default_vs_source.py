@@ -8,7 +8,8 @@ source, the app's default settings (appkit.make_config: recommended preset at it
 rate, batch 16, the CPU default steps, keep-best on), trained through train_chunk as the app trains. Scores 200 samples of
 the unadapted source, the kept (best) step and the last step against the held-out images (up to
 300, seeded) in both feature spaces. Prints one Markdown table; the goal is a fine-tune KID <= 0.5x
-the source's. --milestones (each below --steps) also scores the last step of the same run on its way to --steps,
+the source's. A target of our own (e.g. target-faces-notionists.zip, built by
+benchmarks/lineart_target/) uses the bundled source its name starts with. --milestones (each below --steps) also scores the last step of the same run on its way to --steps,
 one line each: how KID falls with more steps.
 """
 from __future__ import annotations
@@ -38,6 +39,16 @@ def ten_shots(data_dir: Path, target: str):
     return shots, random_subset(rest, 300, seed=0).as_float()
 
 
+def source_for(target: str) -> str:
+    """The bundled source a target fine-tunes from: the bench's pairing, else its name's first word
+    (faces-notionists -> faces)."""
+    source = SOURCE_FOR.get(target) or target.split("-", 1)[0]
+    if not (CHECKPOINTS / source).is_dir():
+        raise SystemExit(f"no bundled source for target {target!r}: name it <source>-<style>, with <source> "
+                         f"one of {', '.join(sorted(set(SOURCE_FOR.values())))}")
+    return source
+
+
 def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int | None = None, state=None):
     """The app's default `steps`-step fine-tune of the target's bundled source on `shots`, driven in
     30 s chunks as the app drives it, from `state` (None: a new run) to step `until` (default: the
@@ -47,7 +58,7 @@ def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int 
     until = steps if until is None else until
     while state is None or state.step < until:
         done = state.step if state is not None else 0
-        for ev in train_chunk(cfg, shots.images, state, CHECKPOINTS / SOURCE_FOR[target],
+        for ev in train_chunk(cfg, shots.images, state, CHECKPOINTS / source_for(target),
                               max_steps=until - done, max_seconds=30):
             if isinstance(ev, ChunkEnded):
                 state = ev.state
@@ -61,12 +72,24 @@ def score(G, heldout, shots, n: int) -> dict:
     return scoring.evaluate(samples, heldout, train=shots.as_float(), extractors=scoring.default_extractors("cpu"))["spaces"]
 
 
+def write_grid(path: Path, models: dict, shots) -> None:
+    """Rows: each model's samples of seeds 10,000-10,009, then the 10 shots."""
+    with torch.no_grad():
+        rows = [sampling.sample_seeds(G, range(10_000, 10_010)).cpu() for G in models.values()]
+    rows.append(shots.as_float()[:10])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sampling.upscale(sampling.grid_image(torch.cat(rows), nrow=10), 2).save(path)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", required=True, type=Path)
     p.add_argument("--targets", nargs="+", default=list(SOURCE_FOR))
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     p.add_argument("--n", type=int, default=200)
+    p.add_argument("--grids", type=Path, default=None,
+                   help="also write DIR/<target>-default-<steps>.png: 10 samples each of the source, the kept step and "
+                        "the last step (seeds 10,000-10,009), over the 10 shots")
     p.add_argument("--milestones", type=int, nargs="*", default=[],
                    help="also score the last step here (the run's own steps, in the same run)")
     a = p.parse_args()
@@ -77,7 +100,7 @@ def main() -> None:
     print("|---|---|---|---|---:|---:|---:|---:|")
     for target in a.targets:
         shots, heldout = ten_shots(a.data_dir, target)
-        source = SOURCE_FOR[target]
+        source = source_for(target)
         state, took = None, 0.0
         for until in sorted(set(a.milestones)) + [a.steps]:
             t0 = time.perf_counter()
@@ -92,6 +115,8 @@ def main() -> None:
                   "kept": generator_from_tensors(state.model, state.tensors, state.generator_prefix()),
                   "last": generator_from_tensors(state.model, state.tensors, "G_ema")}
         scores = {name: score(G, heldout, shots, a.n) for name, G in models.items()}
+        if a.grids:
+            write_grid(a.grids / f"{target}-default-{a.steps}.png", models, shots)
         kept = state.best["step"] if state.best else a.steps
         for space in scores["source"]:
             s, k, last = (scores[m][space]["kid"] for m in ("source", "kept", "last"))
