@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 import appkit as sup  # noqa: E402
-from tgan import ChunkEnded, TrainConfig, load_images, sampling, scoring, train_chunk  # noqa: E402
+from tgan import ChunkEnded, TrainConfig, load_images, metrics, sampling, scoring, train_chunk  # noqa: E402
 from tgan.models import generator_from_tensors, load_model  # noqa: E402
 from tgan.bench import TARGETS as SOURCE_FOR  # noqa: E402
 from tgan.paths import CHECKPOINTS  # noqa: E402
@@ -65,11 +65,13 @@ def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int 
     return state
 
 
-def score(G, heldout, shots, n: int) -> dict:
-    """Both spaces' scores of G's first n seeds (from 10,000) against the held-out images."""
+def score(G, heldout, shots, n: int, extractors: dict) -> dict:
+    """Both spaces' scores of G's first n seeds (from 10,000) against the held-out images. The
+    held-out and shot features come from the on-disk cache after the first score of a target."""
     with torch.no_grad():
         samples = sampling.sample_seeds(G, range(10_000, 10_000 + n))
-    return scoring.evaluate(samples, heldout, train=shots.as_float(), extractors=scoring.default_extractors("cpu"))["spaces"]
+    return scoring.evaluate(samples, heldout, train=shots.as_float(), extractors=extractors,
+                            cache=metrics.FeatureCache())["spaces"]
 
 
 def write_grid(path: Path, models: dict, shots) -> None:
@@ -95,6 +97,7 @@ def main() -> None:
     a = p.parse_args()
     if any(not 0 < m < a.steps for m in a.milestones):
         p.error(f"each milestone must lie between 0 and --steps ({a.steps}): a run cannot be scored past its end")
+    extractors = scoring.default_extractors("cpu")
     curve = []  # Markdown lines of the --milestones scores, printed after the table
     print("| target | steps | kept step | space | unadapted source KID | fine-tuned (kept) | last step | kept / source |")
     print("|---|---|---|---|---:|---:|---:|---:|")
@@ -108,13 +111,13 @@ def main() -> None:
             took += time.perf_counter() - t0  # training only: the milestones' scoring is left out
             if until < a.steps:
                 for space, v in score(generator_from_tensors(state.model, state.tensors, "G_ema"),
-                                      heldout, shots, a.n).items():
+                                      heldout, shots, a.n, extractors).items():
                     curve.append(f"| {target} | {until} ({took:.0f} s) | {space} | {v['kid']:.4f} | "
                                  f"{v['precision']:.2f} |")
         models = {"source": load_model(CHECKPOINTS / source, device="cpu").G_ema,
                   "kept": generator_from_tensors(state.model, state.tensors, state.generator_prefix()),
                   "last": generator_from_tensors(state.model, state.tensors, "G_ema")}
-        scores = {name: score(G, heldout, shots, a.n) for name, G in models.items()}
+        scores = {name: score(G, heldout, shots, a.n, extractors) for name, G in models.items()}
         if a.grids:
             write_grid(a.grids / f"{target}-default-{a.steps}.png", models, shots)
         kept = state.best["step"] if state.best else a.steps

@@ -55,22 +55,24 @@ def trained_steps(target: str, shots, steps: int, every: int, preset: str = "rec
     strategies = list(PRESETS[preset][0]) if preset in PRESETS else preset.split(",")
     cfg = sup.make_config(strategies, [], steps, lr or preset_lr(preset, 2e-4), 16, 0)
     source = None if fresh else CHECKPOINTS / SOURCE_FOR[target]
-    state, readings, alarm, single = None, [], "", None
+    state, readings, alarm = None, [], ""
+    single = None  # (fidelity, step, G_ema) of the lowest single acceptable reading so far
     while (state is None or state.step < steps) and not alarm:
+        last = None  # this chunk's reading: a chunk is one monitor period, so it ends at the reading
         for ev in train_chunk(cfg, shots.images, state, source, fresh, max_steps=cfg.monitor_every):
             if isinstance(ev, Monitored):
+                last = ev
                 readings.append({"step": ev.step, "memorisation": round(ev.memorisation, 3),
                                  "diversity": round(ev.diversity, 3), "fidelity": round(ev.fidelity, 5),
                                  "smoothed_fidelity": round(ev.smoothed_fidelity, 5), "verdict": ev.verdict})
                 print(json.dumps({"reading": readings[-1]}), flush=True)
-                if ev.verdict not in ("copying", "collapsed") and (single is None or ev.fidelity < single[0]):
-                    single = (ev.fidelity, ev.step)
             if isinstance(ev, Finished) and ev.reason:  # the collapse alarm ended the run
                 alarm = ev.reason
             if isinstance(ev, ChunkEnded):
                 state = ev.state
-        if single is not None and single[1] == state.step:  # this chunk's reading is the new single best
-            single = (*single[:2], generator_from_tensors(state.model, state.tensors, "G_ema"))
+        if (last is not None and last.step == state.step and last.verdict not in ("copying", "collapsed")
+                and (single is None or last.fidelity < single[0])):
+            single = (last.fidelity, last.step, generator_from_tensors(state.model, state.tensors, "G_ema"))
         if state.step % every == 0 or state.step == steps:
             yield state.step, generator_from_tensors(state.model, state.tensors, "G_ema")
     kept = state.best["step"] if state.best else state.step

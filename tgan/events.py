@@ -47,7 +47,7 @@ class Monitored:
     fidelity: float  # KID of the samples against the shots (lower is closer)
     verdict: str  # "far from the shots", "healthy", "starting to copy", "copying" or "collapsed"
     best_step: int | None  # the best step so far by the keep-best rule (None: none qualifies yet)
-    smoothed_fidelity: float = 0.0  # mean fidelity of this and the 2 readings before: what keep-best ranks
+    smoothed_fidelity: float  # mean fidelity of this and the 2 readings before: what keep-best ranks
 
 
 @dataclass(frozen=True)
