@@ -147,3 +147,24 @@ def test_each_strategy_by_its_own_name(name, image_dir, tiny_source, tmp_path, c
         assert "added" not in err
     else:
         assert f"--strategy {name}: added {strategies[0]} as the base for {name}" in err
+
+
+def test_projected_d_step_runs_the_frozen_backbone_twice_and_joint_three_times(image_dir, tiny_source):
+    """A frozen backbone's features of the augmented fakes serve both phases of a step (reals,
+    fakes: two passes); once joint trains the backbone, the G phase must see the updated one."""
+    from tgan.config import ModelConfig
+    from tgan.training_run import TrainingRun
+
+    source = load_source(tiny_source)
+    images = load_images(image_dir, 32).images
+    for names, passes in ((["transfer_g", "projected_d", "diffaug"], 2),
+                          (["transfer_g", "projected_d", "joint", "diffaug"], 3)):
+        cfg = TrainConfig(steps=2, batch_size=4, strategies=names, sample_every=100, save_every=0)
+        run = TrainingRun(cfg, ModelConfig(**source.model_config), images, source, torch.device("cpu"))
+        calls = []
+        run.models.D.backbone.register_forward_hook(lambda *_: calls.append(1))
+        g_before = [p.detach().clone() for p in run.models.G.parameters()]
+        terms = run.train_step()
+        assert len(calls) == passes, names
+        assert all(torch.isfinite(v) for v in terms.values())
+        assert any(not torch.equal(a, b) for a, b in zip(g_before, run.models.G.parameters()))

@@ -174,9 +174,17 @@ class ProjectedDiscriminator(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats = self.backbone(x)  # list of (B, C_i, h_i, w_i)
+        return self.score(self.backbone(x))
+
+    def score(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        """The heads' logit (B,) for backbone features, a list of (B, C_i, h_i, w_i). Split from
+        forward() so that a trainer can reuse one backbone pass while the backbone is frozen."""
         logits = [head(f).mean(dim=(1, 2, 3)) for head, f in zip(self.heads, feats)]  # each (B,)
         return torch.stack(logits, dim=0).mean(dim=0)  # (B,)
+
+    def backbone_frozen(self) -> bool:
+        """True unless a strategy (joint) made the ImageNet weights trainable."""
+        return not any(p.requires_grad for p in self.backbone.parameters())
 
     # ----- checkpointing without the 3.4M frozen backbone numbers -----
     def _is_pretrained(self, key: str) -> bool:

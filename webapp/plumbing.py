@@ -30,9 +30,9 @@ ON_GPU = torch.cuda.is_available()  # on ZeroGPU, `spaces` makes this True in th
 ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))
 # 900 on a CPU: on faces-lorelei and kanji-gyosho 10-shot, held-out KID keeps falling well past the
 # 450 steps the benchmark's 180 s once gave one contended thread (faces Inception 0.106 at 450, 0.075
-# at 900, 0.058 at 1,350; kanji 0.064, 0.054, 0.045). 900 steps took 85-223 s on 2 cores
-# (0.09-0.25 s/step: the machine's own speed varied within one day), inside the 180 s goal in
-# its fast state only (benchmarks/default_vs_source.py, "The default against the unadapted source").
+# at 900, 0.058 at 1,350; kanji 0.064, 0.054, 0.045). 900 steps took 141-154 s on 2 cores once
+# the projected D reused its fake features (1.12x; benchmarks/default_time.py), 85-223 s before,
+# as the machine's own speed varied within a day (benchmarks/README.md, "The default fine-tune's time").
 DEFAULT_STEPS = int(os.environ.get("TGAN_APP_DEFAULT_STEPS", 1000 if ON_GPU else 900))
 TRAIN_CONCURRENCY = int(os.environ.get("TGAN_TRAIN_CONCURRENCY", "2"))
 EXPLORE_CONCURRENCY = int(os.environ.get("TGAN_EXPLORE_CONCURRENCY", "8"))
