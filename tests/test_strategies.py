@@ -97,6 +97,24 @@ def test_transfer_d_rejects_unknown_batch_stats(image_dir, tiny_source, tmp_path
     assert code == 2 and "batch_stats must be one of source, batch, got 'running'" in err
 
 
+def test_diffaug_policy_is_any_choice_of_its_parts_and_a_bad_one_fails_before_training(
+        image_dir, tiny_source, tmp_path, capsys):
+    from tgan.augment import parse_policy
+
+    assert parse_policy("cutout, translation") == ["translation", "cutout"]  # DiffAugment's order
+    assert parse_policy("none") == []
+    code = main(["finetune", "--source", str(tiny_source), "--data", str(image_dir), "--out", str(tmp_path / "r"),
+                 "--strategy", "FreezeD + DiffAug", "--option", "diffaug.policy=translation,blur",
+                 "--steps", "1", "--batch", "4", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown augmentation policy 'translation,blur'" in err
+    assert "smaller batch" not in err and not (tmp_path / "r").exists()
+    code = main(["finetune", "--source", str(tiny_source), "--data", str(image_dir), "--out", str(tmp_path / "ok"),
+                 "--strategy", "FreezeD + DiffAug", "--option", "diffaug.policy=translation,cutout",
+                 "--steps", "1", "--batch", "4", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+
+
 def test_projected_d_backbone_stays_frozen_and_joint_unfreezes_it(image_dir, tiny_source):
     from tgan.strategies import RunModels, build
     from tgan.models import fresh_models

@@ -62,26 +62,32 @@ def _cutout(x: torch.Tensor, gen: torch.Generator | None, part: Rows,
     return x * (~inside).unsqueeze(1)
 
 
-OPS = {
+OPS = {  # in the order DiffAugment applies them
     "color": [_brightness, _saturation, _contrast],
     "translation": [_translation],
     "cutout": [_cutout],
 }
-POLICIES = {  # name -> ops applied in order; "color,translation,cutout" is DiffAugment's best
-    "none": [],
-    "translation": ["translation"],
-    "color,translation": ["color", "translation"],
-    "color,translation,cutout": ["color", "translation", "cutout"],
-}
+
+
+def parse_policy(policy: str) -> list[str]:
+    """A policy -> its op groups in DiffAugment's order: any comma-separated choice of color,
+    translation and cutout ("color,translation,cutout" is the paper's best for few shots), or
+    "none". Raises ValueError naming the valid parts."""
+    parts = [p.strip() for p in policy.split(",") if p.strip()]
+    if parts == ["none"]:
+        return []
+    unknown = [p for p in parts if p not in OPS]
+    if unknown or not parts:
+        raise ValueError(f"unknown augmentation policy {policy!r}: give a comma-separated choice of "
+                         f"{', '.join(OPS)} (e.g. color,translation,cutout), or none")
+    return [group for group in OPS if group in parts]
 
 
 def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout",
                  generator: torch.Generator | None = None, rows: Rows | None = None) -> torch.Tensor:
     """rows: which rows of the global batch x is (None: x is the whole batch)."""
-    if policy not in POLICIES:
-        raise ValueError(f"unknown augmentation policy {policy!r}; choose one of {sorted(POLICIES)}")
     rows = rows or Rows.whole(x.size(0))
-    for group in POLICIES[policy]:
+    for group in parse_policy(policy):
         for op in OPS[group]:
             x = op(x, generator, rows)
     return x.contiguous()

@@ -2,7 +2,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..augment import diff_augment
+from ..augment import diff_augment, parse_policy
 from .base import Strategy
 
 
@@ -12,6 +12,9 @@ class DiffAug(Strategy):
     order = 60
     fields_help = {"policy": "which augmentations: color, translation, cutout"}
     policy: str = "color,translation,cutout"
+
+    def __post_init__(self):
+        parse_policy(self.policy)  # a bad policy fails when the run is set up, not at its first step
 
     def augment(self, x: torch.Tensor, generator: torch.Generator | None = None, rows=None) -> torch.Tensor:
         return diff_augment(x, self.policy, generator, rows)
