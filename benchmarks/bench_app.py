@@ -141,7 +141,7 @@ def main() -> None:
         print(f"  /compare (ψ)          {percentiles(single)}")
         pca = timed(lambda psi: c.predict(args.source, 7, psi, False, 1.5, -1, 0, 0, 0, api_name="/pca"), psis)
         print(f"  /pca (ψ + 2 dirs)     {percentiles(pca)}")
-        singles = timed(lambda psi: c.predict(args.source, psi, 7, "3, 17, 42", 0.5, 1.5, -1, 0, 0, 0,
+        singles = timed(lambda psi: c.predict(args.source, psi, 7, False, "3, 17, 42", 0.5, 1.5, -1, 0, 0, 0,
                                               api_name="/truncation"), psis)
         print(f"  /truncation (ψ, 4 images) {percentiles(singles)}")
         gallery = timed(lambda psi: c.predict(args.source, 0, psi, api_name="/seeds"), psis)
