@@ -32,7 +32,7 @@ def _parse_options(pairs: list[str]) -> dict[str, dict]:
 
 def cmd_pretrain(a) -> None:
     from .data import load_images
-    from .distributed import world_from_env
+    from .distributed import leave, world_from_env
     from .shards import ShardStream, is_shard_folder
     from .trainer import train
 
@@ -55,10 +55,12 @@ def cmd_pretrain(a) -> None:
                    half=True, device=world.device(), world=world)
     if world.is_main:
         run_training(events, a.quiet)
+        leave(world)
         return
     for ev in events:  # progress and messages come from rank 0 only
         if isinstance(ev, Failed):
             raise CLIError(f"rank {world.rank}: {ev.message}")
+    leave(world)
 
 
 def cmd_shards(a) -> None:

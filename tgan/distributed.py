@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -103,6 +104,21 @@ class World:
         for module in modules:
             for t in [*module.parameters(), *module.buffers()]:
                 dist.broadcast(t.data, src=0)
+
+
+def leave(world: World, timeout_s: float = 120.0) -> None:
+    """End this process's part of a run: wait for every rank (bounded, so a rank that died cannot
+    hang the others), then close the process group. Without it, a rank that exits first closes its
+    gloo connections under a peer still finishing, which then aborts (SIGABRT)."""
+    if world.size == 1 or not dist.is_initialized():
+        return
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=timedelta(seconds=timeout_s))
+        else:
+            dist.barrier()
+    finally:
+        dist.destroy_process_group()
 
 
 def world_from_env() -> World:
