@@ -30,9 +30,9 @@ import appkit as sup  # noqa: E402
 from tgan import TrainConfig, load_images  # noqa: E402
 from tgan.data import ImageSet  # noqa: E402
 from tgan.config import ModelConfig, from_dict  # noqa: E402
+from tgan.models import load_source  # noqa: E402
 from tgan.paths import CHECKPOINTS, EXAMPLES  # noqa: E402
 from tgan.strategies.catalog import DEFAULT_PRESET, PRESETS, preset_lr  # noqa: E402
-from tgan.trainer import _load_source  # noqa: E402
 from tgan.training_run import TrainingRun  # noqa: E402
 from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
 
@@ -40,16 +40,16 @@ from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
 def reuse_ratio(shots: torch.Tensor, target: str, blocks: int = 12, block_steps: int = 10) -> tuple[float, float]:
     """Median s/step of the default step with and without the fake-feature reuse, timed in
     alternating blocks of the same run (so a drift of the machine hits both alike)."""
-    source = _load_source(str(CHECKPOINTS / source_for(target)), "cpu")
+    source = load_source(CHECKPOINTS / source_for(target), device="cpu")
     cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), [], DEFAULT_STEPS, preset_lr(DEFAULT_PRESET, TrainConfig.lr_g), 16, 0)
     run = TrainingRun(cfg, from_dict(ModelConfig, source.model_config), shots, source, torch.device("cpu"))
-    reuse = run._reuse_fake_features
+    reuse = run.reuse_fake_features
     for _ in range(5):  # warm-up: oneDNN picks its kernels on the first calls
         run.train_step()
     times: dict[str, list[float]] = {"reuse": [], "no reuse": []}
     for _ in range(blocks):
-        for name, switch in (("reuse", reuse), ("no reuse", lambda: False)):
-            run._reuse_fake_features = switch
+        for name, switch in (("reuse", reuse), ("no reuse", False)):
+            run.reuse_fake_features = switch
             start = time.perf_counter()
             for _ in range(block_steps):
                 run.train_step()

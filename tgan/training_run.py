@@ -72,6 +72,10 @@ class TrainingRun:
         self.opts = make_optimizers(run, cfg)
         self.d_trainable = [p for p in run.D.parameters() if p.requires_grad]
         self.relativistic = uses_rpgan(cfg, mcfg, run.D)
+        # A D on a frozen backbone (the projected D unless joint trains it), hinge loss: one backbone
+        # pass of a step's fakes serves both phases (train_step). Fixed once the strategies are set up.
+        self.reuse_fake_features = (not self.relativistic and hasattr(run.D, "backbone_frozen")
+                                    and run.D.backbone_frozen())
         self.reals_all = images.to(device) if self.stream is None else None  # (N, 3, R, R) uint8
         self.grid_z = fixed_latents(cfg.grid_size, mcfg.z_dim, cfg.seed).to(device)
         # One random stream per run, on the run's device: latents, data order, flips and augmentation.
@@ -169,10 +173,6 @@ class TrainingRun:
             x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
         return x
 
-    def _reuse_fake_features(self) -> bool:
-        D = self.models.D
-        return not self.relativistic and hasattr(D, "backbone_frozen") and D.backbone_frozen()
-
     def _set_d_trainable(self, on: bool) -> None:
         for p in self.d_trainable:
             p.requires_grad_(on)
@@ -191,19 +191,19 @@ class TrainingRun:
         # Update D on (augmented) reals and fakes, plus the strategies' D terms.
         fake_for_d = fake.detach()  # D's loss must not reach into G
         regularise = self.relativistic and cfg.r1_gamma > 0 and step % cfg.reg_every == 0
-        # A D on a frozen backbone (the projected D, hinge loss) gives the same features of this
-        # step's augmented fakes in both phases: one backbone pass, recorded with G's graph, serves
-        # the D phase (detached) and the G phase. It saves a third of the backbone's forward passes.
+        # A D on a frozen backbone gives the same features of this step's augmented fakes in both
+        # phases: one backbone pass, recorded with G's graph, serves the D phase (detached) and the
+        # G phase. It saves a third of the backbone's forward passes.
         fake_feats = None
         with autocast:
             reals = self._augment(self._real_batch()).requires_grad_(regularise)
-            if self._reuse_fake_features():
+            logits_real = run.D(reals)
+            if self.reuse_fake_features:
                 fake_feats = run.D.backbone(self._augment(fake))  # list of (B, C_i, h_i, w_i)
-                logits_real = run.D(reals)
                 logits_fake = run.D.score([f.detach() for f in fake_feats])
             else:
                 fakes = self._augment(fake_for_d).requires_grad_(regularise)
-                logits_real, logits_fake = run.D(reals), run.D(fakes)
+                logits_fake = run.D(fakes)
             if self.relativistic:
                 d_terms = {"D/rp": losses.d_rpgan(logits_real, logits_fake)}
                 if regularise:  # lazy R1/R2: every reg_every steps, weighted by reg_every
