@@ -32,6 +32,8 @@ from tgan.strategies.catalog import DEFAULT_PRESET, PRESETS, preset_lr  # noqa: 
 from tgan.subsets import pick_shots, random_subset  # noqa: E402
 from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
 
+DEFAULT_BATCH = 16  # the app's batch size
+
 
 def ten_shots(data_dir: Path, target: str):
     """The target's 10 shots drawn by seed 0, and up to 300 seeded held-out images as floats."""
@@ -49,12 +51,13 @@ def source_for(target: str) -> str:
     return source
 
 
-def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int | None = None, state=None):
+def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int | None = None, state=None,
+                     batch: int = DEFAULT_BATCH):
     """The app's default `steps`-step fine-tune of the target's bundled source on `shots`, driven in
     30 s chunks as the app drives it, from `state` (None: a new run) to step `until` (default: the
     end); the TrainState there."""
     lr = preset_lr(DEFAULT_PRESET, TrainConfig.lr_g)
-    cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), [], steps, lr, 16, 0)
+    cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), [], steps, lr, batch, 0)
     until = steps if until is None else until
     while state is None or state.step < until:
         done = state.step if state is not None else 0
@@ -89,6 +92,7 @@ def main() -> None:
     p.add_argument("--targets", nargs="+", default=list(SOURCE_FOR))
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     p.add_argument("--n", type=int, default=200)
+    p.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="images per step (the app's default: 16)")
     p.add_argument("--grids", type=Path, default=None,
                    help="also write DIR/<target>-default-<steps>.png: 10 samples each of the source, the kept step and "
                         "the last step (seeds 10,000-10,009), over the 10 shots")
@@ -107,7 +111,7 @@ def main() -> None:
         state, took = None, 0.0
         for until in sorted(set(a.milestones)) + [a.steps]:
             t0 = time.perf_counter()
-            state = default_finetune(shots, target, a.steps, until, state)
+            state = default_finetune(shots, target, a.steps, until, state, a.batch)
             took += time.perf_counter() - t0  # training only: the milestones' scoring is left out
             if until < a.steps:
                 for space, v in score(generator_from_tensors(state.model, state.tensors, "G_ema"),

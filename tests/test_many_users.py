@@ -147,7 +147,7 @@ def test_four_sessions_at_once_are_isolated_and_cleaned_up(app_url, tmp_path):
         assert config["step"] == p["steps"]
         assert (config["train"]["seed"], config["train"]["batch_size"]) == (p["seed"], p["batch"])
         assert _names_step(r["label"], p["steps"]), r["label"]
-        assert len(r["seeds"]) == 16 and Image.open(r["interp"]).size == (256, 256)
+        assert len(r["seeds"]) == 16 and Image.open(r["interp"]).size == (64, 64)
 
     # Every session folder holds only its own user's uploads.
     dirs = _session_dirs(token)

@@ -21,8 +21,10 @@ def _psi(psi) -> float:
     return sup.as_float(psi, "truncation ψ", 0.0, 1.5)
 
 
-def _big(images) -> Image.Image:
-    return sup.to_pils(images, 256)[0]
+def _single(images) -> Image.Image:
+    """One image at the model's own resolution (at least 64 px): the page scales it up, pixelated
+    (webapp/layout.py CSS), so a slider move encodes and sends 16x fewer pixels than a 256 px copy."""
+    return sup.to_pils(images, 64)[0]
 
 
 @guarded
@@ -61,12 +63,12 @@ def compare(sess: sup.Session, source, seed, psi, mine=False):
     seed, psi, w = _seed(seed), _psi(psi), _mine(sess, model, mine)
     src = sess.compare_source(source or None)
     if w is None:
-        src_img = _big(src.seeds([seed], psi)) if src is not None and src.z_dim == model.z_dim else None
-        return src_img, _big(model.seeds([seed], psi)) if model.kind == "run" else None
+        src_img = _single(src.seeds([seed], psi)) if src is not None and src.z_dim == model.z_dim else None
+        return src_img, _single(model.seeds([seed], psi)) if model.kind == "run" else None
     if model.kind != "run":  # exploring the source itself: there is no fine-tuned model yet
-        return _big(model.from_w(w)), None
-    src_img = _big(src.from_w(w)) if src is not None and src.w_dim == model.w_dim else None
-    return src_img, _big(model.from_w(w))
+        return _single(model.from_w(w)), None
+    src_img = _single(src.from_w(w)) if src is not None and src.w_dim == model.w_dim else None
+    return src_img, _single(model.from_w(w))
 
 
 @guarded
@@ -74,7 +76,7 @@ def interpolate(sess: sup.Session, source, seeds_text, t, psi):
     """The image at fraction t along the slerp path through the given seeds ("p": the projected image)."""
     model = sess.explore_model(source or None)
     seeds = sup.parse_seeds(seeds_text, allow_projected=True)
-    return _big(model.along_path(seeds, sup.as_float(t, "t", 0.0, 1.0), _psi(psi), sess.projected_w(model)))
+    return _single(model.along_path(seeds, sup.as_float(t, "t", 0.0, 1.0), _psi(psi), sess.projected_w(model)))
 
 
 @guarded
@@ -137,7 +139,7 @@ def pca_edit(sess: sup.Session, source, seed, psi, mine, *amounts):
     (units: std of w)."""
     model = sess.explore_model(source or None)
     amounts = [sup.as_float(a, "direction amount", -10.0, 10.0) for a in amounts[:sup.PCA_COMPONENTS]]
-    return _big(model.edited(_seed(seed), _psi(psi), amounts, _mine(sess, model, mine)))
+    return _single(model.edited(_seed(seed), _psi(psi), amounts, _mine(sess, model, mine)))
 
 
 @guarded

@@ -24,6 +24,9 @@ CSS = """
 #samples img, #source_samples img, #seed_gallery img, #images_gallery img, #interp_img img,
 #pca_img img, #cmp_source img, #cmp_finetuned img, #source_preview img { image-rendering: pixelated; }
 #images_gallery .thumbnail-item, #seed_gallery .thumbnail-item { max-width: 128px; }
+/* the Explore tab's single images arrive at the model's resolution; shown at 256 px */
+#interp_img img, #pca_img img, #cmp_source img, #cmp_finetuned img {
+  width: 256px; max-width: 100%; height: auto; object-fit: contain; }
 """
 
 INTRO = """# tgan · few-shot GAN transfer
