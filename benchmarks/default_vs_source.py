@@ -52,11 +52,11 @@ def source_for(target: str) -> str:
 
 
 def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int | None = None, state=None,
-                     batch: int = DEFAULT_BATCH):
+                     batch: int = DEFAULT_BATCH, lr: float | None = None):
     """The app's default `steps`-step fine-tune of the target's bundled source on `shots`, driven in
     30 s chunks as the app drives it, from `state` (None: a new run) to step `until` (default: the
-    end); the TrainState there."""
-    lr = preset_lr(DEFAULT_PRESET, TrainConfig.lr_g)
+    end); the TrainState there. `lr` None: the preset's own rate."""
+    lr = preset_lr(DEFAULT_PRESET, TrainConfig.lr_g) if lr is None else lr
     cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), [], steps, lr, batch, 0)
     until = steps if until is None else until
     while state is None or state.step < until:
@@ -93,6 +93,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="images per step (the app's default: 16)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate of G and D (default: the preset's)")
     p.add_argument("--grids", type=Path, default=None,
                    help="also write DIR/<target>-default-<steps>.png: 10 samples each of the source, the kept step and "
                         "the last step (seeds 10,000-10,009), over the 10 shots")
@@ -111,7 +112,7 @@ def main() -> None:
         state, took = None, 0.0
         for until in sorted(set(a.milestones)) + [a.steps]:
             t0 = time.perf_counter()
-            state = default_finetune(shots, target, a.steps, until, state, a.batch)
+            state = default_finetune(shots, target, a.steps, until, state, a.batch, a.lr)
             took += time.perf_counter() - t0  # training only: the milestones' scoring is left out
             if until < a.steps:
                 for space, v in score(generator_from_tensors(state.model, state.tensors, "G_ema"),
