@@ -32,8 +32,6 @@ from tgan.strategies.catalog import DEFAULT_PRESET, PRESETS, preset_lr  # noqa: 
 from tgan.subsets import pick_shots, random_subset  # noqa: E402
 from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
 
-DEFAULT_BATCH = 16  # the app's batch size
-
 
 def ten_shots(data_dir: Path, target: str):
     """The target's 10 shots drawn by seed 0, and up to 300 seeded held-out images as floats."""
@@ -52,7 +50,7 @@ def source_for(target: str) -> str:
 
 
 def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int | None = None, state=None,
-                     batch: int = DEFAULT_BATCH, lr: float | None = None):
+                     batch: int = TrainConfig.batch_size, lr: float | None = None):
     """The app's default `steps`-step fine-tune of the target's bundled source on `shots`, driven in
     30 s chunks as the app drives it, from `state` (None: a new run) to step `until` (default: the
     end); the TrainState there. `lr` None: the preset's own rate."""
@@ -92,7 +90,8 @@ def main() -> None:
     p.add_argument("--targets", nargs="+", default=list(SOURCE_FOR))
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     p.add_argument("--n", type=int, default=200)
-    p.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="images per step (the app's default: 16)")
+    p.add_argument("--batch", type=int, default=TrainConfig.batch_size,
+                   help=f"images per step (the app's default: {TrainConfig.batch_size})")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate of G and D (default: the preset's)")
     p.add_argument("--grids", type=Path, default=None,
                    help="also write DIR/<target>-default-<steps>.png: 10 samples each of the source, the kept step and "
