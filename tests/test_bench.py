@@ -114,6 +114,20 @@ def _run_record(kind, row, seed, kid, device):
             "metrics": {"kid": kid}}
 
 
+def test_bench_keep_best_scores_the_kept_step(tmp_path, bench_setup, one_thread, monkeypatch):
+    """--keep-best: runs train with the live monitor on and are scored at the step its rule kept."""
+    data, sources, readme = bench_setup
+    monkeypatch.setattr(bench, "KEEP_BEST_PERIOD", 2)  # readings within the tiny budget
+    cfg = _config(tmp_path, data, sources, None, presets=["from scratch"], curve_points=1, keep_best=True)
+    results = bench.run_bench_to_end(cfg, extractors=SPACES, cache=FeatureCache(tmp_path / "features"))
+    run = json.loads((tmp_path / "out" / "runs" / "tiny-4shot-from-scratch-seed0.json").read_text())
+    assert run["status"] == "ok" and run["steps"] >= 2, run
+    assert 2 <= run["kept_step"] <= run["steps"] and run["kept_step"] % 2 == 0
+    table = (tmp_path / "out" / "results.md").read_text()
+    assert "keep-best rule kept" in table and f"| {run['kept_step']} of {run['steps']} |" in table
+    assert results["settings"]["keep_best"] is True
+
+
 def test_table_names_the_peer_device_and_single_seed_rows():
     # Presets on two seeds on one device; the peer (benchmarks/peer_lightweight_gan.py) on one
     # seed on another device: the header names both, the peer row says which seed it is.
@@ -154,13 +168,14 @@ def test_cli_bench_options():
     try:
         args = build_parser().parse_args(["bench", "--config", "quick", "--data-dir", "/d", "--targets", "t=emoji",
                                           "--shots", "4", "--seeds", "0", "1", "--budget-seconds", "3", "--n", "8",
-                                          "--lr", "5e-4"])
+                                          "--lr", "5e-4", "--keep-best", "--threads", "1"])
     except SystemExit:
         pytest.skip("tgan/cli.py has no bench options beyond --config/--out yet")
     cfg = bench.config_from_args(args)
     assert (cfg.data_dir, cfg.targets, cfg.shots, cfg.seeds, cfg.budget_s, cfg.n, cfg.lr) == (
         "/d", {"t": "emoji"}, [4], [0, 1], 3.0, 8, 5e-4)
     assert bench.preset_learning_rate(cfg, "TransferGAN") == 5e-4  # a sweep overrides every preset
+    assert cfg.keep_best and args.threads == 1
 
 
 def test_bad_setup_fails_fast(tmp_path, bench_setup):

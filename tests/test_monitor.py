@@ -10,7 +10,7 @@ from tgan import ChunkEnded, Finished, TrainConfig, load_images, load_model, loa
 from tgan.checkpoint import read_config, read_tensors, split_prefix
 from tgan.config import ModelConfig
 from tgan.events import Monitored
-from tgan.monitor import Reading, is_better
+from tgan.monitor import LATER_TOLERANCE, KeepBest, Reading
 from tgan.paths import CHECKPOINTS, EXAMPLES
 
 
@@ -23,18 +23,34 @@ def _cfg(**kw):
 
 def test_the_rule_keeps_the_closest_step_that_neither_copies_nor_collapsed():
     start = 1.0
+    rule = KeepBest()
     healthy = Reading(10, 1.0, 1.0, 0.05, start)
-    assert is_better(healthy, None) and healthy.verdict == "healthy"
+    assert rule.keeps(healthy) and healthy.verdict == "healthy"
     closer_but_copying = Reading(20, 0.2, 1.0, 0.01, start)
-    assert closer_but_copying.verdict == "copying" and not is_better(closer_but_copying, healthy)
+    assert closer_but_copying.verdict == "copying" and not rule.keeps(closer_but_copying)
     collapsed = Reading(30, 1.0, 0.1, 0.01, start)
-    assert collapsed.verdict == "collapsed" and not is_better(collapsed, healthy)
+    assert collapsed.verdict == "collapsed" and not rule.keeps(collapsed)
     assert Reading(40, 1.0, 0.1, 0.01, 0.15).verdict != "collapsed"  # it never was more varied than that
-    assert is_better(Reading(50, 0.9, 0.9, 0.04, start), healthy)
+    assert rule.keeps(Reading(50, 0.9, 0.9, 0.04, start))
     # ranked by the smoothed fidelity: one lucky reading after worse ones does not win
     lucky = Reading(60, 1.0, 1.0, 0.03, start, smoothed_fidelity=0.07)
-    assert not is_better(lucky, healthy)
+    assert not rule.keeps(lucky)
     assert Reading(70, 1.0, 1.0, 0.03, start).smoothed_fidelity == 0.03  # a reading saved before smoothing
+    assert rule.start == 0.05 and rule.floor == 0.04  # the copying and collapsed readings did not count
+
+
+def test_a_later_step_within_the_tolerance_of_the_best_is_kept():
+    start = 1.0
+    rule = KeepBest()
+    assert rule.keeps(Reading(25, 1.0, 1.0, 0.09, start))  # the run starts at 0.09
+    assert rule.keeps(Reading(50, 1.0, 1.0, 0.01, start))  # improved by 0.08
+    slack = LATER_TOLERANCE * 0.08
+    assert rule.keeps(Reading(75, 1.0, 1.0, 0.01 + 0.9 * slack, start))  # as good, within the noise: later wins
+    assert not rule.keeps(Reading(100, 1.0, 1.0, 0.01 + 1.5 * slack, start))  # clearly worse than the best
+    # a run that only got further from the shots keeps its lowest reading, nothing later
+    rising = KeepBest()
+    assert rising.keeps(Reading(25, 1.0, 1.0, 0.02, start))
+    assert not rising.keeps(Reading(50, 1.0, 1.0, 0.0201, start))
 
 
 def test_the_smoothed_fidelity_averages_the_last_three_readings(image_dir):
@@ -52,10 +68,17 @@ def test_readings_every_step_and_the_best_step_is_what_gets_saved(image_dir, tmp
     readings = [e for e in events if isinstance(e, Monitored)]
     assert [r.step for r in readings] == [1, 2, 3, 4, 5, 6]
     assert all(r.memorisation > 0 and r.diversity > 0 and r.verdict for r in readings)
-    best = min((r for r in readings if r.verdict not in ("copying", "collapsed")), key=lambda r: r.smoothed_fidelity)
-    assert readings[-1].best_step == best.step
+    # the rule replayed by hand: the latest acceptable step within the tolerance of the lowest so far
+    start, floor, kept = readings[0].smoothed_fidelity, None, None
+    for r in readings:
+        if r.verdict not in ("copying", "collapsed"):
+            floor = r.smoothed_fidelity if floor is None else min(floor, r.smoothed_fidelity)
+            if r.smoothed_fidelity <= floor + LATER_TOLERANCE * max(start - floor, 0.0):
+                kept = r.step
+    assert kept is not None and readings[-1].best_step == kept
     config = read_config(tmp_path / "run")
-    assert config["best"]["step"] == best.step and config["step"] == 6
+    assert config["best"]["step"] == kept and config["step"] == 6
+    assert config["fidelity_start"] == pytest.approx(start) and config["fidelity_floor"] == pytest.approx(floor)
     saved = read_tensors(tmp_path / "run")
     state = read_tensors(tmp_path / "run", "training_state.safetensors")
     best_g, last_g = split_prefix(state, "best.G_ema"), split_prefix(state, "G_ema")
@@ -79,6 +102,7 @@ def test_the_best_step_survives_chunks_bit_exactly(image_dir):
     whole, split = run([6]), run([2, 4])  # the split carries the last readings across the cut
     assert whole.best == split.best and whole.best is not None
     assert whole.recent_fidelity == split.recent_fidelity and len(whole.recent_fidelity) == 2
+    assert (whole.fidelity_start, whole.fidelity_floor) == (split.fidelity_start, split.fidelity_floor)
     assert [k for k in whole.tensors if not torch.equal(whole.tensors[k], split.tensors[k])] == []
 
 

@@ -38,6 +38,7 @@ from .trainer import train
 TARGETS = {"emoji-3d-animals": "emoji", "faces-lorelei": "faces", "kanji-gyosho": "kanji"}
 DEFAULT_DATA_DIR = os.environ.get("TGAN_DATA", "")  # the folder with target-*.zip; or --data-dir
 MAX_STEPS = TrainConfig.LIMITS["steps"][1]  # so the wall-clock budget is what ends a run
+KEEP_BEST_PERIOD = 25  # steps between monitor readings with keep_best: the app's period for runs of 500+ steps
 SAME = ("budget_s", "reference_cap", "feature_extractor")  # a resume reuses runs that match these
 
 
@@ -55,6 +56,10 @@ class BenchConfig:
     reference_cap: int = 500  # at most this many held-out images as the reference
     batch: int = TrainConfig.batch_size
     lr: float | None = None  # Adam rate of G and D for every preset; None: each preset's own (PRESET_LR)
+    # Score each run at the step the live monitor's keep-best rule kept, as the app does (monitor
+    # every KEEP_BEST_PERIOD steps, charged to the budget); off: the last step. Runs of one setting
+    # and the other belong in different --out folders: a resume reuses a run made either way.
+    keep_best: bool = False
     grid_cols: int = 10
     data_dir: str = DEFAULT_DATA_DIR
     sources: str = str(CHECKPOINTS)
@@ -190,7 +195,11 @@ def _train_segments(cfg: BenchConfig, train_cfg: TrainConfig, shots, source, wor
             out.update(status="diverged" if ended.path else "failed", error=ended.message)
             if not ended.path:
                 return out
-        last = i == len(marks) - 1 or out["status"] != "ok"
+        if isinstance(ended, Finished) and ended.reason:  # the monitor's alarm ended the run early
+            out["alarm"] = ended.reason
+        last = i == len(marks) - 1 or out["status"] != "ok" or "alarm" in out
+        if train_cfg.keep_best:
+            out["kept_step"] = (read_config(work).get("best") or {}).get("step")
         on_point(load_model(work).G_ema, out["train_seconds"], out["steps"], last)
         if last:
             return out
@@ -202,7 +211,8 @@ def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
     name = run_name(target, shots_n, preset, seed)
     lr = preset_learning_rate(cfg, preset)
     train_cfg = TrainConfig(steps=MAX_STEPS, batch_size=cfg.batch, seed=seed, save_every=0, lr_g=lr, lr_d=lr,
-                            sample_every=TrainConfig.LIMITS["sample_every"][1], strategies=resolve(preset))
+                            sample_every=TrainConfig.LIMITS["sample_every"][1], strategies=resolve(preset),
+                            monitor_every=KEEP_BEST_PERIOD if cfg.keep_best else 0, keep_best=cfg.keep_best)
     curve, final, eval_s = [], {}, [0.0]
 
     def on_point(G, seconds, step, last):
@@ -321,6 +331,7 @@ def config_from_args(args) -> BenchConfig:
                       targets=targets, presets=opt("presets"), shots=opt("shots_list"), seeds=opt("seeds"),
                       budget_s=opt("budget_seconds"), n=opt("n"), reference_cap=opt("reference_cap"),
                       curve_points=opt("curve_points"), batch=opt("batch"), lr=opt("lr"), force=bool(opt("force")) or None,
+                      keep_best=bool(opt("keep_best")) or None,
                       readme=opt("readme"))
     return dataclasses.replace(cfg, readme=None) if opt("no_readme") else cfg
 

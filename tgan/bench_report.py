@@ -110,7 +110,7 @@ def aggregate(runs: list[dict], settings: dict | None = None) -> dict:
             for name in ("kid", "precision", "memorisation"):
                 mean, spread = _stats(sp.get(space, {}).get(name) for sp in by_space)
                 row["spaces"][space].update({name: mean, f"{name}_spread": spread})
-        for name in ("wall_clock", "steps", "images_seen", "sec_per_step", "eval_seconds"):
+        for name in ("wall_clock", "steps", "kept_step", "images_seen", "sec_per_step", "eval_seconds"):
             row[name], row[f"{name}_spread"] = _stats(r.get(name) for r in rs)
         curves = [r.get("curve") or [] for r in rs]
         points = min((len(c) for c in curves), default=0)
@@ -165,7 +165,9 @@ def markdown_table(results: dict) -> str:
         f"{', '.join(results.get('feature_extractors', []))}. Lower KID/FID is better; memorisation "
         f"≈1 is healthy, >1 means copying the shots. **Bold**: best KID per target and shots, in each space.",
         "`KID ×10³ (random-cnn)` is the same score in a fixed random network's features, which no "
-        "strategy trains against (– for runs recorded before it existed).",
+        "strategy trains against (– for runs recorded before it existed)."
+        + (" Every run is scored at the step the live monitor's keep-best rule kept, as the app does; "
+           "`steps` is that step of the steps made (means over seeds)." if s.get("keep_best") else ""),
         "",
         "| target | shots | row | KID ×10³ (inception) | KID ×10³ (random-cnn) | FID | precision | recall "
         "| memorisation | diversity | wall-clock (s) | steps | images seen |",
@@ -196,6 +198,8 @@ def markdown_table(results: dict) -> str:
         name = r["row"] + (f" ({r['failed']} failed)" if r["failed"] else "")
         seen = f"{r['images_seen']:,.0f}" if _ok(r["images_seen"]) else "–"
         steps = f"{r['steps']:,.0f}" if _ok(r["steps"]) else "–"
+        if _ok(r.get("kept_step")):  # keep-best runs: the kept step of the steps made
+            steps = f"{r['kept_step']:,.0f} of {steps}"
         lines.append(
             f"| {r['target']} | {r['shots'] if r['shots'] is not None else 'all'} | {name} | {kid} | {kid2} "
             f"| {_num(r['fid'], 1)} | {_num(r['precision'], 2)} | {_num(r['recall'], 2)} "

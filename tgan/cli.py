@@ -226,8 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every K steps, measure copying, diversity and fidelity against the shots "
                         "(random-CNN space; shown on the progress line). A collapse stops the run")
     s.add_argument("--keep-best", action="store_true",
-                   help="keep the best monitored step as the model (lowest fidelity, averaged over 3 "
-                        "readings, while not copying or collapsed); the last step is kept too (G_ema_last). Turns the monitor on")
+                   help="keep the best monitored step as the model (the latest step whose fidelity, averaged "
+                        "over 3 readings, is within 10%% of the run's improvement from its lowest, while not "
+                        "copying or collapsed); the last step is kept too (G_ema_last). Turns the monitor on")
     s.add_argument("--stop-when-copying", action="store_true",
                    help="end the run when the monitor says it is copying the shots. Turns the monitor on")
     s.add_argument("--quiet", action="store_true")
@@ -315,6 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", type=int, default=None, help="batch size (default: 16)")
     s.add_argument("--lr", type=float, default=None,
                    help="learning rate of G and D for every preset, for a sweep (default: each preset's own)")
+    s.add_argument("--keep-best", action="store_true",
+                   help="score each run at the step the live monitor keeps, as the app does (default: the last "
+                        "step); write these runs to their own --out")
+    s.add_argument("--threads", type=int, default=0,
+                   help="CPU threads per run (default: the cores free right now)")
     s.add_argument("--force", action="store_true", help="re-run runs whose JSON already exists")
     s.add_argument("--readme", default=None,
                    help="README whose results markers get the table (default: the repo's, for --config full)")

@@ -17,12 +17,17 @@ for scoring, and trained on nothing, so no strategy optimises against it):
   never as varied as the shots does not raise the alarm at once.
 - fidelity = KID of the samples against the shots (lower is closer).
 
-The keep-best rule (is_better): the best step is the one with the lowest smoothed fidelity (the
-mean of its reading and the FIDELITY_WINDOW - 1 readings before it) among readings whose
-memorisation and diversity are both above their alarm thresholds. Smoothed, because a KID of 64
-samples against 10 shots is noisy: on a flat stretch of kanji-gyosho the single readings spread
-0.0023-0.0089, and the single lowest one picked an early step whose held-out KID was 4x the
-best saved step's (benchmarks/monitor_check.md)."""
+The keep-best rule (KeepBest): among readings whose memorisation and diversity are both above
+their alarm thresholds, keep the latest one whose smoothed fidelity (the mean of its reading and the
+FIDELITY_WINDOW - 1 readings before it) is within LATER_TOLERANCE of the run's improvement from its
+best: fidelity <= floor + LATER_TOLERANCE * (start - floor), floor being the lowest smoothed
+fidelity so far and start the run's first. Smoothed, because a KID of 64 samples against 10 shots
+is noisy: on a flat stretch of kanji-gyosho the single readings spread 0.0023-0.0089, and the
+single lowest one picked an early step whose held-out KID was 4x the best saved step's. Latest
+within a tolerance, because on the line-art targets the fidelity falls fast and then lies flat
+while the held-out KID keeps falling for hundreds of steps: the strict lowest reading was often an
+early dip of that noise (steps 25-325 of 900, 1.3-3x the last step's held-out KID), see
+benchmarks/monitor_check.md."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,6 +43,7 @@ STARTING_TO_COPY = 0.6  # below this: "starting to copy"
 FAR = 2.0  # above this: samples are still far from the shots (early in a transfer)
 COLLAPSED = 0.25  # diversity below this, and below half the starting diversity: "collapsed" (an alarm)
 FIDELITY_WINDOW = 3  # readings averaged into the smoothed fidelity that keep-best ranks by
+LATER_TOLERANCE = 0.1  # share of the run's fidelity improvement a later step may give back and be kept
 SAMPLES = 64  # latents in the fixed monitoring batch
 LATENT_SEED = 7_777  # not the sample grid's seed: the monitor's batch is its own
 
@@ -77,10 +83,24 @@ class Reading:
         return not self.collapsed and self.memorisation >= COPYING
 
 
-def is_better(reading: Reading, best: Reading | None) -> bool:
-    """The keep-best rule: smoothed fidelity improved while memorisation and diversity stay above
-    their alarm thresholds."""
-    return reading.acceptable and (best is None or reading.smoothed_fidelity < best.smoothed_fidelity)
+@dataclass
+class KeepBest:
+    """The keep-best rule's memory of a run: its first smoothed fidelity and its lowest acceptable one
+    (both None before the first reading; kept in the run's state so chunks and resumes agree)."""
+
+    start: float | None = None
+    floor: float | None = None
+
+    def keeps(self, reading: Reading) -> bool:
+        """Take this reading into account; True if its step becomes the kept one."""
+        fidelity = reading.smoothed_fidelity
+        if self.start is None:
+            self.start = fidelity
+        if not reading.acceptable:
+            return False
+        self.floor = fidelity if self.floor is None else min(self.floor, fidelity)
+        # A run whose fidelity only rose since its start gets no slack: only a new lowest is kept.
+        return fidelity <= self.floor + LATER_TOLERANCE * max(self.start - self.floor, 0.0)
 
 
 class Monitor:

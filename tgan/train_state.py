@@ -34,12 +34,16 @@ class TrainState:
     world_size: int = 1  # processes that trained the last chunk (tgan.distributed); resuming may use another
     # the monitor's last few fidelity readings, oldest first: the keep-best rule smooths over them
     recent_fidelity: list[float] = field(default_factory=list)
+    # the keep-best rule's memory (tgan.monitor.KeepBest): the run's first and lowest smoothed fidelity
+    fidelity_start: float | None = None
+    fidelity_floor: float | None = None
 
     def config(self) -> dict:
         """config.json of this state."""
         return {"model": self.model, "train": self.train, "step": self.step,
                 "train_seconds": round(self.seconds, 1), "d_kind": self.d_kind, "source": self.source,
-                "best": self.best, "world_size": self.world_size, "recent_fidelity": self.recent_fidelity}
+                "best": self.best, "world_size": self.world_size, "recent_fidelity": self.recent_fidelity,
+                "fidelity_start": self.fidelity_start, "fidelity_floor": self.fidelity_floor}
 
     def generator_prefix(self) -> str:
         """Where the G_ema people should see lives: the best step's when one was kept."""
@@ -95,7 +99,9 @@ def load_train_state(out_dir) -> TrainState:
     return TrainState(config["model"], config["train"], tensors, int(config.get("step", 0)),
                       float(config.get("train_seconds", 0.0)), config.get("source"), config.get("d_kind", "conv"),
                       best, int(config.get("world_size", 1)),
-                      [float(f) for f in config.get("recent_fidelity", [])] if has_state else [])
+                      [float(f) for f in config.get("recent_fidelity", [])] if has_state else [],
+                      config.get("fidelity_start") if has_state else None,
+                      config.get("fidelity_floor") if has_state else None)
 
 
 def has_saved_state(out_dir) -> bool:

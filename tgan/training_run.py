@@ -11,7 +11,7 @@ from .models import build_discriminator, build_generator, ema_copy, seeded_init
 from .nets import count_params
 from .run_state import StepSnapshot, ema_beta, make_optimizers, update_ema
 from .strategies import RunModels, SourceModels, StepContext, build
-from .monitor import FIDELITY_WINDOW, Monitor, Reading, is_better
+from .monitor import FIDELITY_WINDOW, KeepBest, Monitor, Reading
 from .train_state import BEST, OPTIMIZERS, RNG, TrainState, load_optimizer, module_tensors, optimizer_tensors
 from .checkpoint import load_module_state, split_prefix
 from .distributed import World, sync_batchnorm
@@ -87,6 +87,7 @@ class TrainingRun:
         self.best: Reading | None = None  # the keep-best step's reading, and its G_ema on the CPU
         self.best_tensors: dict[str, torch.Tensor] = {}
         self.recent_fidelity: list[float] = []  # the last readings' fidelity, oldest first
+        self.keep_best = KeepBest()
         self.reseed()
         self.undo = StepSnapshot([run.G, run.D], self.opts, averages=[self.G_ema])
 
@@ -122,7 +123,7 @@ class TrainingRun:
                           run.source.name if run.source else None,
                           "conv" if hasattr(run.D, "blocks") else "projected",
                           vars(self.best).copy() if self.best is not None else None, self.world.size,
-                          list(self.recent_fidelity))
+                          list(self.recent_fidelity), self.keep_best.start, self.keep_best.floor)
 
     def load(self, state: TrainState, label: str = "the saved run") -> None:
         run = self.models
@@ -135,6 +136,10 @@ class TrainingRun:
             self.best = Reading(**state.best)
             self.best_tensors = {k: v for k, v in state.tensors.items() if k.startswith(BEST)}
         self.recent_fidelity = list(state.recent_fidelity)
+        # A state saved before KeepBest remembered its floor: the kept step's fidelity stands in.
+        floor = state.fidelity_floor if state.fidelity_floor is not None or self.best is None \
+            else self.best.smoothed_fidelity
+        self.keep_best = KeepBest(state.fidelity_start, floor)
         if RNG in state.tensors:
             self.rng.set_state(state.tensors[RNG])
         else:
@@ -145,7 +150,7 @@ class TrainingRun:
         """Read the monitor now; with keep_best, keep G_ema if this step is the best so far."""
         reading = self.monitor.read(self.G_ema, self.step, self.recent_fidelity)
         self.recent_fidelity = [*self.recent_fidelity, reading.fidelity][-(FIDELITY_WINDOW - 1):]
-        if self.cfg.keep_best and is_better(reading, self.best):
+        if self.cfg.keep_best and self.keep_best.keeps(reading):
             self.best, self.best_tensors = reading, module_tensors(BEST + "G_ema", self.G_ema)
         return reading
 
