@@ -9,7 +9,7 @@ import os
 
 import torch
 
-from tgan.config import TrainConfig
+from tgan.config import TrainConfig, monitor_period
 from tgan.strategies import PRESETS, STRATEGIES, strategy_fields, with_base
 
 # Limits of the app (the API can be called directly, so the server checks them, not just sliders).
@@ -123,6 +123,6 @@ def make_config(strategies, option_values, steps, lr, batch_size, seed, grid_siz
         lr_g=as_float(lr, "learning rate", *LR_RANGE), lr_d=as_float(lr, "learning rate", *LR_RANGE),
         seed=as_int(seed, "seed", 0, SEED_MAX), grid_size=grid_size,
         sample_every=max(1, min(25, steps // 20)), save_every=0,
-        monitor_every=max(1, min(25, steps // 20)), keep_best=True,  # the app keeps the best step
+        monitor_every=monitor_period(steps), keep_best=True,  # the app keeps the best step
         strategies=names, strategy_options=options)
     return cfg.validate()

@@ -23,7 +23,7 @@ import torch
 
 from . import __version__, bench_report
 from .checkpoint import read_config
-from .config import TrainConfig
+from .config import TrainConfig, monitor_period
 from .data import DataError, load_images
 from .subsets import pick_shots
 from .events import (BenchEvent, BenchReportsWritten, BenchRunDone, BenchRunStarted, BenchSliceSkipped, Failed,
@@ -38,7 +38,7 @@ from .trainer import train
 TARGETS = {"emoji-3d-animals": "emoji", "faces-lorelei": "faces", "kanji-gyosho": "kanji"}
 DEFAULT_DATA_DIR = os.environ.get("TGAN_DATA", "")  # the folder with target-*.zip; or --data-dir
 MAX_STEPS = TrainConfig.LIMITS["steps"][1]  # so the wall-clock budget is what ends a run
-KEEP_BEST_PERIOD = 25  # steps between monitor readings with keep_best: the app's period for runs of 500+ steps
+KEEP_BEST_PERIOD = monitor_period(MAX_STEPS)  # steps between monitor readings with keep_best: the app's, for a long run
 SAME = ("budget_s", "reference_cap", "feature_extractor")  # a resume reuses runs that match these
 
 

@@ -10,7 +10,7 @@ import sys
 
 # Only light modules at the top: `tgan --help` and `tgan strategies` must answer without torch.
 # Each command imports what it needs (torch, Inception, ...) when it runs.
-from .config import ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig, monitor_period
 from .errors import CheckpointError, DataError
 from .events import Failed
 from .cli_images import cmd_advise, cmd_doctor, cmd_project
@@ -87,7 +87,7 @@ def cmd_finetune(a) -> None:
     images = load_images(a.data, source.model_config["resolution"])
     if a.shots:
         images, _ = pick_shots(images, a.shots, a.seed)
-    monitor_every = a.monitor_every or (max(1, min(25, a.steps // 20)) if a.keep_best or a.stop_when_copying else 0)
+    monitor_every = a.monitor_every or (monitor_period(a.steps) if a.keep_best or a.stop_when_copying else 0)
     lr = a.lr if a.lr is not None else preset_lr(a.strategy, TrainConfig.lr_g)
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch, seed=a.seed, lr_g=lr, lr_d=lr,
                       save_every=a.save_every, strategies=strategies,

@@ -115,6 +115,13 @@ class TrainConfig:
         return self
 
 
+def monitor_period(steps: int) -> int:
+    """Steps between monitor readings for a run of `steps` when none is asked for (the app, the
+    CLI's --keep-best/--stop-when-copying, the bench's --keep-best): about 20 readings, at most
+    every 25 steps."""
+    return max(1, min(25, steps // 20))
+
+
 def to_dict(obj) -> dict:
     return dataclasses.asdict(obj)
 
