@@ -3,6 +3,7 @@ a ~2 s budget. It scores in the random-CNN space only (a real metric, and fast o
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import zipfile
@@ -11,7 +12,7 @@ import pytest
 
 from tgan import bench
 from tgan.bench_report import END, START, aggregate, markdown_table, write_readme_table
-from tgan.events import BenchReportsWritten, BenchSliceSkipped
+from tgan.events import BenchReportsWritten, BenchRunStarted, BenchSliceSkipped
 from tgan.strategies import PRESET_LR
 from tgan.metrics import FeatureCache
 from tgan.random_features import RandomCNNFeatures
@@ -125,7 +126,12 @@ def test_bench_keep_best_scores_the_kept_step(tmp_path, bench_setup, one_thread,
     assert 2 <= run["kept_step"] <= run["steps"] and run["kept_step"] % 2 == 0
     table = (tmp_path / "out" / "results.md").read_text()
     assert "keep-best rule kept" in table and f"| {run['kept_step']} of {run['steps']} |" in table
-    assert results["settings"]["keep_best"] is True
+    assert results["settings"]["keep_best"] is True and run["keep_best"] is True
+    # the same folder without --keep-best: that run scored another step, so it is trained again
+    again = list(bench.run_bench(dataclasses.replace(cfg, keep_best=False), extractors=SPACES,
+                                 cache=FeatureCache(tmp_path / "features")))
+    assert [e.name for e in again if isinstance(e, BenchRunStarted)] == ["tiny-4shot-from-scratch-seed0"]
+    assert "kept_step" not in json.loads((tmp_path / "out" / "runs" / "tiny-4shot-from-scratch-seed0.json").read_text())
 
 
 def test_table_names_the_peer_device_and_single_seed_rows():

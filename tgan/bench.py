@@ -57,8 +57,7 @@ class BenchConfig:
     batch: int = TrainConfig.batch_size
     lr: float | None = None  # Adam rate of G and D for every preset; None: each preset's own (PRESET_LR)
     # Score each run at the step the live monitor's keep-best rule kept, as the app does (monitor
-    # every KEEP_BEST_PERIOD steps, charged to the budget); off: the last step. Runs of one setting
-    # and the other belong in different --out folders: a resume reuses a run made either way.
+    # every KEEP_BEST_PERIOD steps, charged to the budget); off: the last step.
     keep_best: bool = False
     grid_cols: int = 10
     data_dir: str = DEFAULT_DATA_DIR
@@ -235,7 +234,8 @@ def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
     except Exception as exc:  # noqa: BLE001 - one broken preset (e.g. a missing package) must not end the bench
         trained = {"train_seconds": 0.0, "steps": 0, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     steps = trained["steps"]
-    record = {"kind": "preset", "row": preset, "strategies": resolve(preset), "lr": lr, **trained,
+    record = {"kind": "preset", "row": preset, "strategies": resolve(preset), "lr": lr, "keep_best": cfg.keep_best,
+              **trained,
               "wall_clock": trained["train_seconds"], "images_seen": steps * cfg.batch, "batch": cfg.batch,
               "sec_per_step": trained["train_seconds"] / steps if steps else None,
               "eval_seconds": eval_s[0], "metrics": final, "curve": curve}
@@ -261,7 +261,9 @@ def run_bench(cfg: BenchConfig, extractors: dict | None = None, cache=None) -> I
               "feature_extractor": scorer.tag, "spaces": list(scorer.extractors)}
 
     def done(path: Path, **also) -> bool:  # kept unless forced, failed, or made with other settings
-        return not cfg.force and bench_report.is_done(path, {**{k: common[k] for k in SAME}, **also})
+        # Runs recorded before keep_best was written down scored their last step.
+        return not cfg.force and bench_report.is_done(path, {**{k: common[k] for k in SAME}, **also},
+                                                      missing={"keep_best": False})
 
     def save(path: Path, record: dict, **meta) -> None:
         bench_report.write_json(path, {**meta, **common, **record, "created": time.strftime("%Y-%m-%d %H:%M:%S")})
@@ -285,10 +287,11 @@ def run_bench(cfg: BenchConfig, extractors: dict | None = None, cache=None) -> I
             for seed in cfg.seeds:
                 shot_set, heldout, reference = split_target(full, shots_n, seed, cfg.reference_cap)
                 names = {p: run_name(target, shots_n, p, seed) for p in ["source", *cfg.presets]}
-                # A preset's run is stale when its source or its learning rate changed.
+                # A preset's run is stale when its source, its learning rate or the step scored changed.
                 todo = [p for p, nm in names.items()
                         if not done(out / "runs" / f"{nm}.json", source_step=source_step,
-                                    **({} if p == "source" else {"lr": preset_learning_rate(cfg, p)}))]
+                                    **({} if p == "source" else {"lr": preset_learning_rate(cfg, p),
+                                                                 "keep_best": cfg.keep_best}))]
                 if not todo:
                     yield BenchSliceSkipped(target, shots_n, seed)
                     continue

@@ -217,13 +217,15 @@ def write_json(path, record: dict) -> None:
     os.replace(tmp, path)
 
 
-def is_done(path, expect: dict) -> bool:
-    """A run JSON that can be reused: readable, not "failed", and made with the `expect` settings."""
+def is_done(path, expect: dict, missing: dict | None = None) -> bool:
+    """A run JSON that can be reused: readable, not "failed", and made with the `expect` settings.
+    `missing`: the value a setting had in runs recorded before it was written down."""
     try:
         record = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return False
-    return record.get("status") != "failed" and all(record.get(k) == v for k, v in expect.items())
+    missing = missing or {}
+    return record.get("status") != "failed" and all(record.get(k, missing.get(k)) == v for k, v in expect.items())
 
 
 def write_readme_table(results_path, readme_path) -> bool:

@@ -318,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learning rate of G and D for every preset, for a sweep (default: each preset's own)")
     s.add_argument("--keep-best", action="store_true",
                    help="score each run at the step the live monitor keeps, as the app does (default: the last "
-                        "step); write these runs to their own --out")
+                        "step)")
     s.add_argument("--threads", type=int, default=0,
                    help="CPU threads per run (default: the cores free right now)")
     s.add_argument("--force", action="store_true", help="re-run runs whose JSON already exists")
