@@ -136,9 +136,9 @@ class TrainingRun:
             self.best = Reading(**state.best)
             self.best_tensors = {k: v for k, v in state.tensors.items() if k.startswith(BEST)}
         self.recent_fidelity = list(state.recent_fidelity)
-        # A state saved before KeepBest remembered its floor: the kept step's fidelity stands in.
-        floor = state.fidelity_floor if state.fidelity_floor is not None or self.best is None \
-            else self.best.smoothed_fidelity
+        floor = state.fidelity_floor
+        if floor is None and self.best is not None:  # saved before KeepBest remembered its floor
+            floor = self.best.smoothed_fidelity  # the kept step's fidelity stands in
         self.keep_best = KeepBest(state.fidelity_start, floor)
         if RNG in state.tensors:
             self.rng.set_state(state.tensors[RNG])
