@@ -2,6 +2,7 @@
 
     python benchmarks/monitor_check.py --data-dir DIR best [--targets ...] [--shots 10 25]
     python benchmarks/monitor_check.py --data-dir DIR overtrain [--target faces-lorelei] [--preset P]
+    python benchmarks/monitor_check.py signals
 
 `best`: for each visible target and shot count (shots drawn by seed 0, the matching bundled source,
 the app's settings: appkit.make_config with the recommended preset, the CPU default steps and the
@@ -15,6 +16,10 @@ step's. Writes benchmarks/monitor_check.md (the table) and .json.
 fine-tune that the literature sees memorise), with the copying alarm reported but not stopping the
 run, scored every --every steps: the first "copying" reading should come before the held-out KID
 turns upward. Each preset's run is its own section of the same files.
+
+`signals`: no training; from the recorded `best` runs, how well each monitor reading follows the
+held-out score: the Spearman correlation, over each run's saved steps, of the reading at that step
+with the held-out KID there (1: it ranks the steps exactly as the held-out score does).
 """
 from __future__ import annotations
 
@@ -187,9 +192,28 @@ def write(results: dict) -> None:
     OUT.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
+SIGNALS = ("fidelity", "smoothed_fidelity", "memorisation", "diversity")
+
+
+def signals(rows: list[dict]) -> list[str]:
+    """A Markdown table: per `best` slice and space, each reading's rank correlation with the
+    held-out KID over the saved steps that have a reading."""
+    from scipy.stats import spearmanr
+
+    lines = ["| target | shots | space | " + " | ".join(SIGNALS) + " |", "|---|---|---" + "|---" * len(SIGNALS) + "|"]
+    for row in rows:
+        at = {r["step"]: r for r in row["readings"]}
+        steps = [s for s in map(int, row["saved"]) if s in at]
+        for space in SPACES:
+            held_out = [row["saved"][str(s)][space] for s in steps]
+            rho = [spearmanr([at[s][k] for s in steps], held_out)[0] for k in SIGNALS]
+            lines.append(f"| {row['target']} | {row['shots']} | {space} | " + " | ".join(f"{r:+.2f}" for r in rho) + " |")
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", required=True, type=Path)
+    p.add_argument("--data-dir", type=Path, help="where the target-*.zip sets are (best, overtrain)")
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="the default fine-tune's steps")
     p.add_argument("--n", type=int, default=200, help="samples per score")
     p.add_argument("--threads", type=int, default=2)
@@ -210,12 +234,20 @@ def main() -> None:
                         "starting from the bundled source")
     o.add_argument("--width", type=int, default=16, help="with --family: G and D width")
     o.add_argument("--resolution", type=int, default=64, help="with --family: image side in px")
+    sub.add_parser("signals")
     a = p.parse_args()
+    path = OUT.with_suffix(".json")
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    if a.what == "signals":
+        if not results.get("best"):
+            p.error(f"no recorded best runs in {path.name}; run the best command first")
+        print("\n".join(signals(results["best"])))
+        return
+    if a.data_dir is None:
+        p.error("--data-dir is required to train")
     if a.what == "overtrain" and a.resolution != 64 and not a.family:
         p.error("--resolution applies to new networks (--family); the bundled sources are 64 px")
     torch.set_num_threads(a.threads)
-    path = OUT.with_suffix(".json")
-    results = json.loads(path.read_text()) if path.is_file() else {}
     extractors = scoring.default_extractors("cpu")
     if a.what == "best":
         results["best"] = best(a, extractors)
