@@ -265,25 +265,37 @@ def plot_kid_vs_time(results: dict, path) -> Path:
         floor = [r["kid"] for r in rows if r["target"] == target and r["kind"] == "floor"]
         for j, k in enumerate(shots):
             ax = axes[i][j]
-            seconds = []
-            for r in rows:
-                if r["target"] != target or r["shots"] != k:
-                    continue
+            panel = [r for r in rows if r["target"] == target and r["shots"] == k]
+            curves = [r for r in panel if r["kind"] != "source" and r["curve"]]
+            # --curve-points 1 scores each run once, at the end of its budget: when the budgets are
+            # about equal a time axis would spread the rows over a few milliseconds, so they stand
+            # side by side by name instead
+            ends = [r["curve"][-1]["seconds"] for r in curves]
+            by_name = (bool(curves) and all(len(r["curve"]) == 1 for r in curves)
+                       and min(ends) > 0 and max(ends) < 2 * min(ends))
+            for r in panel:
                 if r["kind"] == "source" and _ok(r["kid"]):
                     ax.axhline(r["kid"], color="grey", ls="--", lw=1, label="source (unadapted)")
-                elif r["curve"]:
-                    # tab20: more rows than tab10's ten colours; the peer gets squares, so no two look alike
-                    c = colours.setdefault(r["row"], plt.cm.tab20(len(colours) % 20))
-                    xs = [p["seconds"] for p in r["curve"]]
-                    ax.plot(xs, [p["kid"] for p in r["curve"]], "s--" if r["kind"] == "peer" else "o-",
-                            color=c, label=r["row"])
-                    seconds += xs
-            if seconds and min(seconds) > 0 and max(seconds) > 20 * min(seconds):
+            seconds = []
+            for x, r in enumerate(curves):
+                # tab20: more rows than tab10's ten colours; the peer gets squares, so no two look alike
+                c = colours.setdefault(r["row"], plt.cm.tab20(len(colours) % 20))
+                xs = [x] if by_name else [p["seconds"] for p in r["curve"]]
+                ax.plot(xs, [p["kid"] for p in r["curve"]], "s--" if r["kind"] == "peer" else "o-",
+                        color=c, label=r["row"])
+                seconds += xs
+            if not by_name and seconds and min(seconds) > 0 and max(seconds) > 20 * min(seconds):
                 ax.set_xscale("log")  # the peer at equal images runs for hours, the presets for minutes
             if floor and _ok(floor[0]):
                 ax.axhline(floor[0], color="black", ls=":", lw=1, label="real vs real (floor)")
             ax.set_title(f"{target}, {k} shots" if k else target, fontsize=10)
-            ax.set_xlabel("training wall-clock (s)")
+            if by_name:
+                ax.set_xticks(range(len(curves)), [r["row"] for r in curves], rotation=20, ha="right",
+                              fontsize=8)
+                ax.set_xlim(-0.5, len(curves) - 0.5)
+                ax.set_xlabel(f"one score per run, after {min(ends):.0f}-{max(ends):.0f} s of training")
+            else:
+                ax.set_xlabel("training wall-clock (s)")
             ax.set_ylabel("KID (lower is better)")
             ax.grid(alpha=0.3)
     handles = {}
