@@ -16,9 +16,9 @@ from tgan.distributed import Rows, World
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
-def pretrain(out, image_dir, steps, *, procs=1, resume=False):
+def pretrain(out, image_dir, steps, *, procs=1, resume=False, extra=()):
     args = ["pretrain", "--data", str(image_dir), "--out", str(out), "--resolution", "32", "--width", "8",
-            "--steps", str(steps), "--batch", "8", "--save-every", "2", "--threads", "1", "--quiet"]
+            "--steps", str(steps), "--batch", "8", "--save-every", "2", "--threads", "1", "--quiet", *extra]
     launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs)]
                 if procs > 1 else [sys.executable])
     done = subprocess.run([*launcher, "-m", "tgan.cli", *args, *(["--resume"] if resume else [])],
@@ -104,3 +104,11 @@ def test_a_sharded_corpus_streams_into_pretraining(tmp_path):
     pretrain(tmp_path / "run", tmp_path / "shards", 2, procs=2)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["step"] == 2 and config["world_size"] == 2
+
+
+def test_a_resume_can_lengthen_the_ema_half_life(runs, image_dir):
+    """--ema-halflife on --resume: the last phase of a flat pretraining curve averages G over longer."""
+    root, _ = runs
+    pretrain(root / "one", image_dir, 8, resume=True, extra=["--ema-halflife", "50000"])
+    config = json.loads((root / "one" / "config.json").read_text())
+    assert config["step"] == 8 and config["train"]["ema_halflife_images"] == 50_000

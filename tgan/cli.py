@@ -45,7 +45,7 @@ def cmd_pretrain(a) -> None:
     betas = (0.0, 0.99) if a.family == "r3gan" else (0.5, 0.999)
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch, seed=a.seed, save_every=a.save_every,
                       sample_every=max(a.save_every, 1), lr_g=a.lr, lr_d=a.lr, beta1=betas[0], beta2=betas[1],
-                      ema_halflife_images=10_000, r1_gamma=a.gamma, flip=not a.no_flip,
+                      ema_halflife_images=a.ema_halflife, r1_gamma=a.gamma, flip=not a.no_flip,
                       strategies=["scratch"] + (["projected_d"] if a.discriminator == "projected" else []) + ["diffaug"],
                       strategy_options={"diffaug": {"policy": a.augment}})
     mapping = a.mapping_layers if a.mapping_layers is not None else (4 if a.family == "r3gan" else 0)
@@ -187,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--gamma", type=float, default=1.0,
                    help="R1/R2 strength (r3gan; R3GAN starts FFHQ-64 at 2 and CIFAR-10 at 0.05)")
     s.add_argument("--lr", type=float, default=2e-4)
+    s.add_argument("--ema-halflife", type=int, default=10_000,
+                   help="G_ema's half-life in images seen; a longer one averages out the last steps' "
+                        "wobble once the curve is flat (on --resume it applies from the next step)")
     s.add_argument("--augment", default="color,translation", help="DiffAugment policy")
     s.add_argument("--no-flip", action="store_true",
                    help="no random x-flips of the real images: for writing, text and anything else that a "

@@ -35,9 +35,9 @@ BASE = {
 # name -> (strategies, one-line why). "recommended" is chosen from benchmark measurements.
 PRESETS: dict[str, tuple[list[str], str]] = {
     "recommended": (["transfer_g", "projected_d", "diffaug"],
-                    "Source G against a D on frozen ImageNet features + DiffAugment: the lowest KID in "
-                    "our benchmark on emoji and kanji (kanji 10-shot, 180 s on CPU: 0.072 vs 0.337 for "
-                    "TransferGAN)."),
+                    "Source G against a D on frozen ImageNet features + DiffAugment: the lowest "
+                    "Inception KID in our benchmark on all three targets (kanji 10-shot, 180 s on CPU: "
+                    "0.047 vs 0.372 for TransferGAN)."),
     "TransferGAN": (["transfer_d"], "Fine-tune the source G and D, nothing else (Wang et al. 2018)."),
     "FreezeD": (["transfer_d", "freeze_d"], "TransferGAN with D's lower blocks frozen (Mo et al. 2020)."),
     "L2-SP": (["transfer_d", "l2sp"], "TransferGAN pulled toward the source weights."),
@@ -48,7 +48,7 @@ PRESETS: dict[str, tuple[list[str], str]] = {
               "Projected D with its ImageNet backbone fine-tuned too, end to end."),
     "FreezeD + DiffAug": (["transfer_d", "freeze_d", "diffaug"],
                           ("TransferGAN + FreezeD + DiffAugment: no ImageNet network, the fastest step; "
-                           "the best in our benchmark on line-art faces.")),
+                           "the best in our benchmark on line-art faces in the random-CNN space.")),
     "from scratch": (["scratch", "diffaug"], "No transfer: fresh G and D with DiffAugment (baseline)."),
 }
 DEFAULT_PRESET = "recommended"
