@@ -267,24 +267,22 @@ def plot_kid_vs_time(results: dict, path) -> Path:
             ax = axes[i][j]
             panel = [r for r in rows if r["target"] == target and r["shots"] == k]
             curves = [r for r in panel if r["kind"] != "source" and r["curve"]]
+            seconds = [p["seconds"] for r in curves for p in r["curve"]]
+            spread = max(seconds) / min(seconds) if seconds and min(seconds) > 0 else None
             # --curve-points 1 scores each run once, at the end of its budget: when the budgets are
             # about equal a time axis would spread the rows over a few milliseconds, so they stand
             # side by side by name instead
-            ends = [r["curve"][-1]["seconds"] for r in curves]
-            by_name = (bool(curves) and all(len(r["curve"]) == 1 for r in curves)
-                       and min(ends) > 0 and max(ends) < 2 * min(ends))
+            by_name = spread is not None and spread < 2 and len(seconds) == len(curves)
             for r in panel:
                 if r["kind"] == "source" and _ok(r["kid"]):
                     ax.axhline(r["kid"], color="grey", ls="--", lw=1, label="source (unadapted)")
-            seconds = []
             for x, r in enumerate(curves):
                 # tab20: more rows than tab10's ten colours; the peer gets squares, so no two look alike
                 c = colours.setdefault(r["row"], plt.cm.tab20(len(colours) % 20))
                 xs = [x] if by_name else [p["seconds"] for p in r["curve"]]
                 ax.plot(xs, [p["kid"] for p in r["curve"]], "s--" if r["kind"] == "peer" else "o-",
                         color=c, label=r["row"])
-                seconds += xs
-            if not by_name and seconds and min(seconds) > 0 and max(seconds) > 20 * min(seconds):
+            if spread is not None and spread > 20:
                 ax.set_xscale("log")  # the peer at equal images runs for hours, the presets for minutes
             if floor and _ok(floor[0]):
                 ax.axhline(floor[0], color="black", ls=":", lw=1, label="real vs real (floor)")
@@ -293,7 +291,7 @@ def plot_kid_vs_time(results: dict, path) -> Path:
                 ax.set_xticks(range(len(curves)), [r["row"] for r in curves], rotation=20, ha="right",
                               fontsize=8)
                 ax.set_xlim(-0.5, len(curves) - 0.5)
-                ax.set_xlabel(f"one score per run, after {min(ends):.0f}-{max(ends):.0f} s of training")
+                ax.set_xlabel(f"one score per run, after {min(seconds):.0f}-{max(seconds):.0f} s of training")
             else:
                 ax.set_xlabel("training wall-clock (s)")
             ax.set_ylabel("KID (lower is better)")
