@@ -156,3 +156,30 @@ def test_trainable_state_dict_round_trip():
     D2.load_trainable_state_dict(partial, strict=False)
     with pytest.raises(RuntimeError, match="unexpected keys"):
         D2.load_trainable_state_dict({**sd, "heads.9.bogus": torch.zeros(1)})
+
+
+def test_random_mixing_is_fixed_saved_and_differentiable():
+    D = ProjectedDiscriminator(32, head_width=16, mixing=True)
+    assert not any(n.startswith("mixing.") for n, _ in D.named_parameters())  # nothing there trains
+    sd = D.trainable_state_dict()
+    assert {k for k in sd if k.startswith("mixing.")} == {f"mixing.{n}" for n, _ in D.mixing.named_buffers()}
+    # the projections are part of the method: every D draws the same ones
+    again = ProjectedDiscriminator(32, head_width=16, mixing=True).mixing
+    assert all(torch.equal(a, b) for a, b in zip(D.mixing.buffers(), again.buffers()))
+    feats = D.backbone(_images(2, 32))
+    mixed = D.mixing(feats)
+    assert [m.shape[1] for m in mixed] == [64, 128, 256, 512]
+    assert [m.shape[-1] for m in mixed] == [f.shape[-1] for f in feats]
+    x = _images(2, 32).requires_grad_()
+    D(x).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    with pytest.raises(RuntimeError, match=r"unexpected keys: \['mixing"):  # a D trained with mixing is not this D
+        ProjectedDiscriminator(32, head_width=16).load_trainable_state_dict(sd)
+
+
+def test_mixing_option_is_checked():
+    from tgan.strategies.projected_d import ProjectedD
+
+    assert ProjectedD(mixing="random").mixing == "random"
+    with pytest.raises(ValueError, match="'none' or 'random'"):
+        ProjectedD(mixing="ccm")

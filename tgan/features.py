@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from .backbone_fusion import fuse_blocks, fuse_stem
+from .feature_mixing import RandomFeatureMixing
 
 __all__ = ["is_available", "EfficientNetTaps", "ProjectedDiscriminator"]
 
@@ -164,14 +165,15 @@ class ProjectedDiscriminator(nn.Module):
 
     pretrained_prefix = "backbone."
 
-    def __init__(self, resolution: int, head_width: int = 64):
+    def __init__(self, resolution: int, head_width: int = 64, mixing: bool = False):
         super().__init__()
         self.resolution = int(resolution)
         self.backbone = EfficientNetTaps(resolution)
         sides = self.backbone.tap_sizes()
-        self.heads = nn.ModuleList(
-            TapHead(c, s, head_width) for c, s in zip(self.backbone.channels, sides)
-        )
+        # mixing: Projected GAN's fixed random cross-channel/cross-scale mixing before the heads
+        self.mixing = RandomFeatureMixing(self.backbone.channels) if mixing else None
+        channels = self.mixing.widths if mixing else self.backbone.channels
+        self.heads = nn.ModuleList(TapHead(c, s, head_width) for c, s in zip(channels, sides))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.score(self.backbone(x))
@@ -179,6 +181,8 @@ class ProjectedDiscriminator(nn.Module):
     def score(self, feats: list[torch.Tensor]) -> torch.Tensor:
         """The heads' logit (B,) for backbone features, a list of (B, C_i, h_i, w_i). Split from
         forward() so that a trainer can reuse one backbone pass while the backbone is frozen."""
+        if self.mixing is not None:
+            feats = self.mixing(feats)
         logits = [head(f).mean(dim=(1, 2, 3)) for head, f in zip(self.heads, feats)]  # each (B,)
         return torch.stack(logits, dim=0).mean(dim=0)  # (B,)
 
@@ -209,8 +213,8 @@ class ProjectedDiscriminator(nn.Module):
         ]
         problems = []
         if bad_shape:
-            problems.append("shape mismatch (was the checkpoint made at another resolution or "
-                            "head_width?): " + "; ".join(sorted(bad_shape)))
+            problems.append("shape mismatch (was the checkpoint made at another resolution, "
+                            "head_width or mixing?): " + "; ".join(sorted(bad_shape)))
         if strict and missing:
             problems.append(f"missing keys: {missing}")
         if strict and unexpected:
