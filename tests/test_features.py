@@ -162,7 +162,7 @@ def test_random_mixing_is_fixed_saved_and_differentiable():
     D = ProjectedDiscriminator(32, head_width=16, mixing=True)
     assert not any(n.startswith("mixing.") for n, _ in D.named_parameters())  # nothing there trains
     sd = D.trainable_state_dict()
-    assert {k for k in sd if k.startswith("mixing.")} == {f"mixing.{n}" for n, _ in D.mixing.named_buffers()}
+    assert not any(k.startswith("mixing.") for k in sd)  # drawn again from the fixed seed, not saved
     # the projections are part of the method: every D draws the same ones
     again = ProjectedDiscriminator(32, head_width=16, mixing=True).mixing
     assert all(torch.equal(a, b) for a, b in zip(D.mixing.buffers(), again.buffers()))
@@ -173,7 +173,7 @@ def test_random_mixing_is_fixed_saved_and_differentiable():
     x = _images(2, 32).requires_grad_()
     D(x).sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
-    with pytest.raises(RuntimeError, match=r"unexpected keys: \['mixing"):  # a D trained with mixing is not this D
+    with pytest.raises(RuntimeError, match="head_width or mixing"):  # a D trained with mixing is not this D
         ProjectedDiscriminator(32, head_width=16).load_trainable_state_dict(sd)
 
 

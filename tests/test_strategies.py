@@ -115,6 +115,20 @@ def test_diffaug_policy_is_any_choice_of_its_parts_and_a_bad_one_fails_before_tr
     assert code == 0, capsys.readouterr().err
 
 
+def test_projected_d_random_mixing_trains_and_a_bad_choice_fails_before_training(
+        image_dir, tiny_source, tmp_path, capsys):
+    def finetune(mixing, out):
+        return main(["finetune", "--source", str(tiny_source), "--data", str(image_dir), "--out", str(out),
+                     "--strategy", "recommended", "--option", f"projected_d.mixing={mixing}",
+                     "--steps", "2", "--batch", "4", "--quiet"])
+
+    assert finetune("ccm", tmp_path / "bad") == 2
+    assert "projected_d.mixing must be 'none' or 'random', not 'ccm'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    assert finetune("random", tmp_path / "ok") == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "ok" / "config.json").read_text())["step"] == 2
+
+
 def test_projected_d_backbone_stays_frozen_and_joint_unfreezes_it(image_dir, tiny_source):
     from tgan.strategies import RunModels, build
     from tgan.models import fresh_models

@@ -4,10 +4,10 @@ Sauer et al. 2021 found that a discriminator on pretrained features does better 
 features are first mixed by *random, fixed* convolutions: a 1x1 conv per tap mixes channels
 (cross-channel mixing, CCM), and a top-down path adds each deeper, upsampled map into the
 shallower one (cross-scale mixing, CSM), so every head sees both low-level and semantic
-features and no head can lean on a few channels. The weights are drawn once from a fixed seed
-and never train; they are buffers, so they travel in the D checkpoint and a resumed run mixes
-exactly as before. The mixing stays differentiable with respect to the features, so G's
-gradient passes through it.
+features and no head can lean on a few channels. The weights never train; they are drawn from
+a fixed seed whenever a D is built, so every run and every resume mixes alike and a checkpoint
+need not carry their 3.5M numbers (non-persistent buffers). The mixing stays differentiable with
+respect to the features, so G's gradient passes through it.
 """
 from __future__ import annotations
 
@@ -36,12 +36,13 @@ class RandomFeatureMixing(nn.Module):
         g = torch.Generator().manual_seed(MIXING_SEED)
         self.widths = [base * 2**i for i in range(len(channels))]
         for i, (c, w) in enumerate(zip(channels, self.widths)):
-            self.register_buffer(f"ccm{i}", _random_conv(g, c, w, 1))  # channel mix at tap i
+            self.register_buffer(f"ccm{i}", _random_conv(g, c, w, 1), persistent=False)  # channel mix at tap i
         for i in range(len(channels) - 1):
             # tap i+1's mixed map (wider, half the side) -> tap i's width, before upsampling
-            self.register_buffer(f"csm{i}", _random_conv(g, self.widths[i + 1], self.widths[i], 1))
-        for i, w in enumerate(self.widths):
-            self.register_buffer(f"smooth{i}", _random_conv(g, w, w, 3))  # mixes neighbours after the sum
+            deeper = _random_conv(g, self.widths[i + 1], self.widths[i], 1)
+            self.register_buffer(f"csm{i}", deeper, persistent=False)
+        for i, w in enumerate(self.widths):  # a 3x3 conv after the sum mixes neighbouring locations
+            self.register_buffer(f"smooth{i}", _random_conv(g, w, w, 3), persistent=False)
 
     def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
         mixed = [F.conv2d(f, getattr(self, f"ccm{i}")) for i, f in enumerate(feats)]
