@@ -1,7 +1,7 @@
 """Does the app's default fine-tune beat the unadapted source, at the default step count?
 
     python benchmarks/default_vs_source.py --data-dir DIR [--targets faces-lorelei ...] [--steps N]
-                                          [--milestones 450 1350 ...] [--set STRATEGY.FIELD=VALUE ...]
+                                          [--milestones 450 1350 ...] [--option STRATEGY.FIELD=VALUE ...]
 
 For each visible target (DIR/target-<name>.zip): 10 shots drawn by seed 0, the matching bundled
 source, the app's default settings (appkit.make_config: recommended preset at its learning
@@ -10,12 +10,13 @@ the unadapted source, the kept (best) step and the last step against the held-ou
 300, seeded) in both feature spaces. Prints one Markdown table; the goal is a fine-tune KID <= 0.5x
 the source's. A target of our own (e.g. target-faces-notionists.zip, built by
 benchmarks/lineart_target/) uses the bundled source its name starts with. --milestones (each below --steps) also scores the last step of the same run on its way to --steps,
-one line each: how KID falls with more steps. --set changes one of the default preset's strategy
-options (e.g. projected_d.mixing=random) to compare a variant of the default.
+one line each: how KID falls with more steps. --option (as in `tgan finetune`) changes one of the
+default preset's strategy options (e.g. projected_d.mixing=random) to compare a variant of the default.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -28,8 +29,11 @@ import appkit as sup  # noqa: E402
 from tgan import ChunkEnded, TrainConfig, load_images, metrics, sampling, scoring, train_chunk  # noqa: E402
 from tgan.models import generator_from_tensors, load_model  # noqa: E402
 from tgan.bench import TARGETS as SOURCE_FOR  # noqa: E402
+from tgan.cli import parse_options  # noqa: E402
+from tgan.cli_output import CLIError  # noqa: E402
 from tgan.paths import CHECKPOINTS  # noqa: E402
 from tgan.strategies.catalog import DEFAULT_PRESET, PRESETS, preset_lr  # noqa: E402
+from tgan.strategies.registry import build, with_base  # noqa: E402
 from tgan.subsets import pick_shots, random_subset  # noqa: E402
 from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
 
@@ -50,28 +54,14 @@ def source_for(target: str) -> str:
     return source
 
 
-def option_values(settings: list[str]) -> list:
-    """`strategy.field=value` overrides as make_config's form values (option_specs order)."""
-    wanted = {}
-    for setting in settings:
-        key, sep, value = setting.partition("=")
-        if not sep or "." not in key:
-            raise SystemExit(f"--set takes strategy.field=value, e.g. projected_d.mixing=random (got {setting!r})")
-        wanted[tuple(key.split(".", 1))] = value
-    specs = sup.option_specs()
-    unknown = set(wanted) - {(s, f) for s, f, _, _ in specs}
-    if unknown:
-        raise SystemExit(f"no such strategy option: {', '.join('.'.join(k) for k in sorted(unknown))}")
-    return [type(d)(wanted[(s, f)]) if (s, f) in wanted else None for s, f, d, _ in specs]
-
-
 def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int | None = None, state=None,
-                     batch: int = TrainConfig.batch_size, lr: float | None = None, settings=()):
+                     batch: int = TrainConfig.batch_size, lr: float | None = None, options=None):
     """The app's default `steps`-step fine-tune of the target's bundled source on `shots`, driven in
     30 s chunks as the app drives it, from `state` (None: a new run) to step `until` (default: the
-    end); the TrainState there. `lr` None: the preset's own rate; `settings`: strategy options."""
+    end); the TrainState there. `lr` None: the preset's own rate; `options`: {strategy: {field: value}}."""
     lr = preset_lr(DEFAULT_PRESET, TrainConfig.lr_g) if lr is None else lr
-    cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), option_values(list(settings)), steps, lr, batch, 0)
+    cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), [], steps, lr, batch, 0)
+    cfg = dataclasses.replace(cfg, strategy_options=options or {})
     until = steps if until is None else until
     while state is None or state.step < until:
         done = state.step if state is not None else 0
@@ -112,14 +102,22 @@ def main() -> None:
     p.add_argument("--grids", type=Path, default=None,
                    help="also write DIR/<target>-default-<steps>.png: 10 samples each of the source, the kept step and "
                         "the last step (seeds 10,000-10,009), over the 10 shots")
-    p.add_argument("--set", nargs="*", default=[], metavar="STRATEGY.FIELD=VALUE",
-                   help="a strategy option of the default preset, e.g. projected_d.mixing=random")
+    p.add_argument("--option", action="append", default=[], metavar="STRATEGY.FIELD=VALUE",
+                   help="a strategy option of the default preset, e.g. projected_d.mixing=random (repeatable)")
     p.add_argument("--milestones", type=int, nargs="*", default=[],
                    help="also score the last step here (the run's own steps, in the same run)")
     a = p.parse_args()
     if any(not 0 < m < a.steps for m in a.milestones):
         p.error(f"each milestone must lie between 0 and --steps ({a.steps}): a run cannot be scored past its end")
-    option_values(a.set)  # a bad --set fails here, before any training
+    names = with_base(list(PRESETS[DEFAULT_PRESET][0]))[0]
+    try:  # a bad --option fails here, before any training: the CLI's parsing, the strategies' own checks
+        options = parse_options(a.option)
+        build(names, options)
+    except (CLIError, ValueError) as e:
+        p.error(str(e))
+    if set(options) - set(names):
+        p.error(f"--option names a strategy outside the default preset ({', '.join(names)}): "
+                f"{', '.join(sorted(set(options) - set(names)))}")
     extractors = scoring.default_extractors("cpu")
     curve = []  # Markdown lines of the --milestones scores, printed after the table
     print("| target | steps | kept step | space | unadapted source KID | fine-tuned (kept) | last step | kept / source |")
@@ -130,7 +128,7 @@ def main() -> None:
         state, took = None, 0.0
         for until in sorted(set(a.milestones)) + [a.steps]:
             t0 = time.perf_counter()
-            state = default_finetune(shots, target, a.steps, until, state, a.batch, a.lr, a.set)
+            state = default_finetune(shots, target, a.steps, until, state, a.batch, a.lr, options)
             took += time.perf_counter() - t0  # training only: the milestones' scoring is left out
             if until < a.steps:
                 for space, v in score(generator_from_tensors(state.model, state.tensors, "G_ema"),

@@ -18,7 +18,7 @@ from .cli_output import CLIError, bench_line, metrics_table, run_training, stop_
 from .strategies.catalog import PRESETS, WHY, preset_lr
 
 
-def _parse_options(pairs: list[str]) -> dict[str, dict]:
+def parse_options(pairs: list[str]) -> dict[str, dict]:
     """["l2sp.lambda_g=2", ...] -> {"l2sp": {"lambda_g": "2"}}"""
     out: dict[str, dict] = {}
     for pair in pairs:
@@ -91,7 +91,7 @@ def cmd_finetune(a) -> None:
     lr = a.lr if a.lr is not None else preset_lr(a.strategy, TrainConfig.lr_g)
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch, seed=a.seed, lr_g=lr, lr_d=lr,
                       save_every=a.save_every, strategies=strategies,
-                      strategy_options=_parse_options(a.option), monitor_every=monitor_every,
+                      strategy_options=parse_options(a.option), monitor_every=monitor_every,
                       keep_best=a.keep_best, stop_when_copying=a.stop_when_copying)
     run_training(train(cfg, images.images, a.out, source=source, stop=stop_on_ctrl_c(),
                         resume=a.resume), a.quiet)
