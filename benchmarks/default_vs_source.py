@@ -1,7 +1,8 @@
 """Does the app's default fine-tune beat the unadapted source, at the default step count?
 
     python benchmarks/default_vs_source.py --data-dir DIR [--targets faces-lorelei ...] [--steps N]
-                                          [--milestones 450 1350 ...] [--option STRATEGY.FIELD=VALUE ...]
+                                          [--milestones 450 1350 ...] [--strategies NAME ...]
+                                          [--option STRATEGY.FIELD=VALUE ...]
 
 For each visible target (DIR/target-<name>.zip): 10 shots drawn by seed 0, the matching bundled
 source, the app's default settings (appkit.make_config: recommended preset at its learning
@@ -11,7 +12,8 @@ the unadapted source, the kept (best) step and the last step against the held-ou
 the source's. A target of our own (e.g. target-faces-notionists.zip, built by
 benchmarks/lineart_target/) uses the bundled source its name starts with. --milestones (each below --steps) also scores the last step of the same run on its way to --steps,
 one line each: how KID falls with more steps. --option (as in `tgan finetune`) changes one of the
-default preset's strategy options (e.g. projected_d.mixing=random) to compare a variant of the default.
+default preset's strategy options (e.g. projected_d.mixing=random), and --strategies trains other
+strategies at the same settings (e.g. transfer_d projected_d diffaug), to compare a variant of the default.
 """
 from __future__ import annotations
 
@@ -55,12 +57,14 @@ def source_for(target: str) -> str:
 
 
 def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int | None = None, state=None,
-                     batch: int = TrainConfig.batch_size, lr: float | None = None, options=None):
+                     batch: int = TrainConfig.batch_size, lr: float | None = None, options=None,
+                     strategies=None):
     """The app's default `steps`-step fine-tune of the target's bundled source on `shots`, driven in
     30 s chunks as the app drives it, from `state` (None: a new run) to step `until` (default: the
-    end); the TrainState there. `lr` None: the preset's own rate; `options`: {strategy: {field: value}}."""
+    end); the TrainState there. `lr` None: the preset's own rate; `options`: {strategy: {field: value}};
+    `strategies` None: the default preset's."""
     lr = preset_lr(DEFAULT_PRESET, TrainConfig.lr_g) if lr is None else lr
-    cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), [], steps, lr, batch, 0)
+    cfg = sup.make_config(strategies or list(PRESETS[DEFAULT_PRESET][0]), [], steps, lr, batch, 0)
     cfg = dataclasses.replace(cfg, strategy_options=options or {})
     until = steps if until is None else until
     while state is None or state.step < until:
@@ -102,21 +106,23 @@ def main() -> None:
     p.add_argument("--grids", type=Path, default=None,
                    help="also write DIR/<target>-default-<steps>.png: 10 samples each of the source, the kept step and "
                         "the last step (seeds 10,000-10,009), over the 10 shots")
+    p.add_argument("--strategies", nargs="+", default=list(PRESETS[DEFAULT_PRESET][0]),
+                   help="the strategies to train (default: the default preset's), to compare a variant")
     p.add_argument("--option", action="append", default=[], metavar="STRATEGY.FIELD=VALUE",
-                   help="a strategy option of the default preset, e.g. projected_d.mixing=random (repeatable)")
+                   help="a strategy option, e.g. projected_d.mixing=random (repeatable)")
     p.add_argument("--milestones", type=int, nargs="*", default=[],
                    help="also score the last step here (the run's own steps, in the same run)")
     a = p.parse_args()
     if any(not 0 < m < a.steps for m in a.milestones):
         p.error(f"each milestone must lie between 0 and --steps ({a.steps}): a run cannot be scored past its end")
-    names = with_base(list(PRESETS[DEFAULT_PRESET][0]))[0]
-    try:  # a bad --option fails here, before any training: the CLI's parsing, the strategies' own checks
+    try:  # a bad --strategies or --option fails here, before any training: the CLI's parsing, the strategies' own checks
+        names = with_base(a.strategies)[0]
         options = parse_options(a.option)
         build(names, options)
     except (CLIError, ValueError) as e:
         p.error(str(e))
     if set(options) - set(names):
-        p.error(f"--option names a strategy outside the default preset ({', '.join(names)}): "
+        p.error(f"--option names a strategy outside the trained ones ({', '.join(names)}): "
                 f"{', '.join(sorted(set(options) - set(names)))}")
     extractors = scoring.default_extractors("cpu")
     curve = []  # Markdown lines of the --milestones scores, printed after the table
@@ -128,7 +134,7 @@ def main() -> None:
         state, took = None, 0.0
         for until in sorted(set(a.milestones)) + [a.steps]:
             t0 = time.perf_counter()
-            state = default_finetune(shots, target, a.steps, until, state, a.batch, a.lr, options)
+            state = default_finetune(shots, target, a.steps, until, state, a.batch, a.lr, options, names)
             took += time.perf_counter() - t0  # training only: the milestones' scoring is left out
             if until < a.steps:
                 for space, v in score(generator_from_tensors(state.model, state.tensors, "G_ema"),

@@ -72,9 +72,10 @@ def _median(xs: list[float]) -> float:
     return xs[len(xs) // 2]
 
 
-def time_tgan(strategies, cfg: ModelConfig, batch: int, steps: int, device, source=None) -> float:
+def time_tgan(strategies, cfg: ModelConfig, batch: int, steps: int, device, source=None, options=None) -> float:
     images = (torch.rand(64, 3, cfg.resolution, cfg.resolution) * 255).to(torch.uint8)
-    tc = TrainConfig(steps=steps, batch_size=batch, strategies=strategies, sample_every=10**5, save_every=0)
+    tc = TrainConfig(steps=steps, batch_size=batch, strategies=strategies, strategy_options=options or {},
+                     sample_every=10**5, save_every=0)
     times, last = [], time.perf_counter()
     for ev in train(tc, images, None, source=source, model_config=cfg, device=device):
         if isinstance(ev, Step):
@@ -107,13 +108,16 @@ def main() -> None:
         cfg = ModelConfig(resolution=res, g_width=a.width, d_width=a.width)
         source = make_source(cfg, device)
         configs = {"scratch": ["scratch"], "transfer_d": ["transfer_d"],
-                   "projected_d": ["transfer_g", "projected_d"], "recommended": PRESETS["recommended"][0]}
+                   "projected_d": ["transfer_g", "projected_d"], "recommended": PRESETS["recommended"][0],
+                   "recommended + pixel D": ["transfer_d", "projected_d", "diffaug"]}
+        options = {"recommended + pixel D": {"projected_d": {"pixel_d": "conv"}}}
         # Two interleaved rounds, best median of each: a busy neighbour then slows every row alike.
         rows: dict[str, float] = {}
         for _ in range(2):
             rows["reference DCGAN"] = min(rows.get("reference DCGAN", 1e9), time_reference(cfg, a.batch, a.steps, device))
             for label, names in configs.items():
-                rows[label] = min(rows.get(label, 1e9), time_tgan(names, cfg, a.batch, a.steps, device, source))
+                rows[label] = min(rows.get(label, 1e9), time_tgan(names, cfg, a.batch, a.steps, device, source,
+                                                                  options.get(label)))
         ref = rows["reference DCGAN"]
         for label, sec in rows.items():
             results.append({"resolution": res, "batch": a.batch, "config": label, "sec_per_step": round(sec, 4),

@@ -173,5 +173,28 @@ def test_random_mixing_is_fixed_unsaved_and_differentiable():
     x = _images(2, 32).requires_grad_()
     D(x).sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
-    with pytest.raises(RuntimeError, match="head_width or mixing"):  # a D trained with mixing is not this D
+    with pytest.raises(RuntimeError, match="head_width, mixing or pixel_d"):  # a D trained with mixing is not this D
+        ProjectedDiscriminator(32, head_width=16).load_trainable_state_dict(sd)
+
+
+def test_pixel_d_gets_its_own_logit_its_own_gradient_and_is_saved():
+    from tgan.config import ModelConfig
+    from tgan.models import build_discriminator
+
+    pixel = build_discriminator(ModelConfig(resolution=32)).eval()
+    D = ProjectedDiscriminator(32, head_width=16, pixel_d=pixel)
+    x = _images(3, 32).requires_grad_()
+    out = D(x)
+    assert out.shape == (3, 2)  # (heads, pixel D): each gets its own hinge from a mean-reduced loss
+    assert torch.equal(out[:, 1], pixel(x))
+    feats = D.features(x)
+    assert len(feats) == len(D.heads) + 1 and feats[-1] is x  # the pixel D's "tap" is the image
+    out[:, 1].sum().backward()  # the pixel D alone still passes a gradient to the image (to G)
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    sd = D.trainable_state_dict()
+    assert any(k.startswith("pixel_d.") for k in sd)
+    again = ProjectedDiscriminator(32, head_width=16, pixel_d=build_discriminator(ModelConfig(resolution=32)))
+    again.load_trainable_state_dict(sd)  # a resumed run gets its pixel D back
+    assert torch.equal(again.pixel_d.eval()(x.detach()), pixel(x.detach()))
+    with pytest.raises(RuntimeError, match="unexpected keys"):  # a D without one is not this D
         ProjectedDiscriminator(32, head_width=16).load_trainable_state_dict(sd)

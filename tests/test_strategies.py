@@ -129,6 +129,35 @@ def test_projected_d_random_mixing_trains_and_a_bad_choice_fails_before_training
     assert json.loads((tmp_path / "ok" / "config.json").read_text())["step"] == 2
 
 
+def test_projected_d_pixel_d_is_the_source_d_under_transfer_d_and_trains(
+        image_dir, tiny_source, tmp_path, capsys):
+    from tgan.strategies import RunModels, build
+    from tgan.models import fresh_models
+    from tgan.config import ModelConfig
+
+    source = load_source(tiny_source)
+    for init, from_source in (("transfer_d", True), ("transfer_g", False)):
+        G, D = fresh_models(ModelConfig(**source.model_config), 123, "cpu")
+        run = RunModels(G, D, source, torch.device("cpu"))
+        for s in build([init, "projected_d"], {"projected_d": {"pixel_d": "conv"}}):
+            s.setup(run)
+        same = [torch.equal(a, b) for a, b in zip(run.D.pixel_d.state_dict().values(),
+                                                 source.D.state_dict().values())]
+        assert all(same) is from_source  # transfer_d: the source's D; otherwise a fresh one
+        norms = [m for m in run.D.pixel_d.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        assert norms and not any(m.training for m in norms)  # fixed statistics, never the shots' batch
+    code = main(["finetune", "--source", str(tiny_source), "--data", str(image_dir), "--out", str(tmp_path / "bad"),
+                 "--strategy", "transfer_d,projected_d", "--option", "projected_d.pixel_d=yes",
+                 "--steps", "2", "--batch", "4", "--quiet"])
+    assert code == 2 and "projected_d.pixel_d must be 'none' or 'conv', not 'yes'" in capsys.readouterr().err
+    out = tmp_path / "ok"
+    code = main(["finetune", "--source", str(tiny_source), "--data", str(image_dir), "--out", str(out),
+                 "--strategy", "transfer_d,projected_d,diffaug", "--option", "projected_d.pixel_d=conv",
+                 "--steps", "2", "--batch", "4", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads((out / "config.json").read_text())["step"] == 2
+
+
 def test_projected_d_backbone_stays_frozen_and_joint_unfreezes_it(image_dir, tiny_source):
     from tgan.strategies import RunModels, build
     from tgan.models import fresh_models

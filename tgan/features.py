@@ -159,13 +159,17 @@ class ProjectedDiscriminator(nn.Module):
     Averaging (not summing) keeps the logit scale independent of the number of heads and of
     map sizes, so hinge margins mean the same at 32, 64 and 128 px; each head counts equally
     regardless of how many locations it has.
-    Only `heads` train; parameters/buffers named `pretrained_prefix + ...` are the frozen
-    ImageNet backbone and need not be checkpointed (see `trainable_state_dict`).
+    With a `pixel_d` (a convolutional D on the image itself, Vision-aided GAN's setup, Kumari et
+    al. 2022) the output is (B, 2): the heads' logit and the pixel D's, so that a loss averaged
+    over the whole tensor gives each discriminator its own hinge instead of one shared margin.
+    Only `heads` (and `pixel_d`) train; parameters/buffers named `pretrained_prefix + ...` are the
+    frozen ImageNet backbone and need not be checkpointed (see `trainable_state_dict`).
     """
 
     pretrained_prefix = "backbone."
 
-    def __init__(self, resolution: int, head_width: int = 64, mixing: bool = False):
+    def __init__(self, resolution: int, head_width: int = 64, mixing: bool = False,
+                 pixel_d: nn.Module | None = None):
         super().__init__()
         self.resolution = int(resolution)
         self.backbone = EfficientNetTaps(resolution)
@@ -174,17 +178,28 @@ class ProjectedDiscriminator(nn.Module):
         self.mixing = RandomFeatureMixing(self.backbone.channels) if mixing else None
         channels = self.mixing.widths if mixing else self.backbone.channels
         self.heads = nn.ModuleList(TapHead(c, s, head_width) for c, s in zip(channels, sides))
+        self.pixel_d = pixel_d
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.score(self.backbone(x))
+        return self.score(self.features(x))
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """What score() judges: the backbone's taps, a list of (B, C_i, h_i, w_i), then the image x
+        itself when there is a pixel D. Split from forward() so that a trainer can reuse one
+        backbone pass while the backbone is frozen."""
+        taps = self.backbone(x)
+        return taps + [x] if self.pixel_d is not None else taps
 
     def score(self, feats: list[torch.Tensor]) -> torch.Tensor:
-        """The heads' logit (B,) for backbone features, a list of (B, C_i, h_i, w_i). Split from
-        forward() so that a trainer can reuse one backbone pass while the backbone is frozen."""
+        """The logits for features(x): (B,), or (B, 2) with a pixel D (heads, pixel D)."""
+        taps = feats[:len(self.heads)]
         if self.mixing is not None:
-            feats = self.mixing(feats)
-        logits = [head(f).mean(dim=(1, 2, 3)) for head, f in zip(self.heads, feats)]  # each (B,)
-        return torch.stack(logits, dim=0).mean(dim=0)  # (B,)
+            taps = self.mixing(taps)
+        logits = [head(f).mean(dim=(1, 2, 3)) for head, f in zip(self.heads, taps)]  # each (B,)
+        projected = torch.stack(logits, dim=0).mean(dim=0)  # (B,)
+        if self.pixel_d is None:
+            return projected
+        return torch.stack([projected, self.pixel_d(feats[-1])], dim=1)  # (B, 2)
 
     def backbone_frozen(self) -> bool:
         """True unless a strategy (joint) made the ImageNet weights trainable."""
@@ -214,7 +229,7 @@ class ProjectedDiscriminator(nn.Module):
         problems = []
         if bad_shape:
             problems.append("shape mismatch (was the checkpoint made at another resolution, "
-                            "head_width or mixing?): " + "; ".join(sorted(bad_shape)))
+                            "head_width, mixing or pixel_d?): " + "; ".join(sorted(bad_shape)))
         if strict and missing:
             problems.append(f"missing keys: {missing}")
         if strict and unexpected:

@@ -204,7 +204,7 @@ class TrainingRun:
             reals = self._augment(self._real_batch()).requires_grad_(regularise)
             logits_real = run.D(reals)
             if self.reuse_fake_features:
-                fake_feats = run.D.backbone(self._augment(fake))  # list of (B, C_i, h_i, w_i)
+                fake_feats = run.D.features(self._augment(fake))  # taps (B, C_i, h_i, w_i) [+ the image]
                 logits_fake = run.D.score([f.detach() for f in fake_feats])
             else:
                 fakes = self._augment(fake_for_d).requires_grad_(regularise)

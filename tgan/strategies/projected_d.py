@@ -1,6 +1,9 @@
 from dataclasses import dataclass
 
 from .base import RunModels, Strategy
+from .transfer_d import freeze_batch_statistics
+
+PIXEL_D = ("none", "conv")
 
 
 @dataclass
@@ -9,18 +12,32 @@ class ProjectedD(Strategy):
     order = 10
     fields_help = {"head_width": "channels of each trainable head on a feature tap",
                    "mixing": "'random': mix the features by fixed random convolutions before the heads "
-                             "(Projected GAN's CCM + CSM); 'none': each head sees its own tap"}
+                             "(Projected GAN's CCM + CSM); 'none': each head sees its own tap",
+                   "pixel_d": "'conv': keep the convolutional D on the pixels beside the heads, each with "
+                              "its own loss (Vision-aided GAN); from the source with transfer_d; "
+                              "'none': the heads alone"}
     head_width: int = 64
     mixing: str = "none"
+    pixel_d: str = "none"
 
     def __post_init__(self):
         if self.mixing not in ("none", "random"):
             raise ValueError(f"projected_d.mixing must be 'none' or 'random', not {self.mixing!r}")
+        if self.pixel_d not in PIXEL_D:
+            raise ValueError(f"projected_d.pixel_d must be 'none' or 'conv', not {self.pixel_d!r}")
 
     def setup(self, run: RunModels) -> None:
         from ..features import ProjectedDiscriminator  # imported here: only this strategy needs it
 
+        pixel_d = None
+        if self.pixel_d == "conv":
+            # The D this run had so far: the source's under transfer_d (which set its BatchNorm
+            # mode), else a fresh one, whose BatchNorm then keeps fixed statistics too: batch
+            # statistics of a few shots would tell reals from fakes by themselves.
+            pixel_d = run.D
+            if not run.d_from_source:
+                freeze_batch_statistics(pixel_d)
         resolution = run.G.cfg.resolution
         run.D = ProjectedDiscriminator(resolution, head_width=self.head_width,
-                                       mixing=self.mixing == "random").to(run.device)
+                                       mixing=self.mixing == "random", pixel_d=pixel_d).to(run.device)
         run.d_from_source = False

@@ -26,10 +26,10 @@ class TransferD(Strategy):
             copy_weights(run.D, run.source.D)
             run.d_from_source = True
             if self.batch_stats == "source":
-                _freeze_batch_statistics(run.D)
+                freeze_batch_statistics(run.D)
 
 
-def _freeze_batch_statistics(D: nn.Module) -> None:
+def freeze_batch_statistics(D: nn.Module) -> None:
     """Put D's BatchNorm layers in eval mode: they keep the source's running statistics as a fixed
     per-channel affine (their scale and shift still train). Why: in train mode D normalises the
     real batch, drawn from only K images, and the fake batch separately, so each gets its own
