@@ -4,7 +4,7 @@
                                           [--milestones 450 1350 ...] [--strategies NAME ...]
                                           [--option STRATEGY.FIELD=VALUE ...]
 
-For each visible target (DIR/target-<name>.zip): 10 shots drawn by seed 0, the matching bundled
+For each visible target (DIR/target-<name>.zip): 10 shots drawn by seed 0 (--seed), the matching bundled
 source, the app's default settings (appkit.make_config: recommended preset at its learning
 rate, batch 16, the CPU default steps, keep-best on), trained through train_chunk as the app trains. Scores 200 samples of
 the unadapted source, the kept (best) step and the last step against the held-out images (up to
@@ -40,9 +40,9 @@ from tgan.subsets import pick_shots, random_subset  # noqa: E402
 from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
 
 
-def ten_shots(data_dir: Path, target: str):
-    """The target's 10 shots drawn by seed 0, and up to 300 seeded held-out images as floats."""
-    shots, rest = pick_shots(load_images(data_dir / f"target-{target}.zip", 64), 10, seed=0)
+def ten_shots(data_dir: Path, target: str, seed: int = 0):
+    """The target's 10 shots drawn by `seed`, and up to 300 seeded held-out images as floats."""
+    shots, rest = pick_shots(load_images(data_dir / f"target-{target}.zip", 64), 10, seed=seed)
     return shots, random_subset(rest, 300, seed=0).as_float()
 
 
@@ -58,13 +58,13 @@ def source_for(target: str) -> str:
 
 def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int | None = None, state=None,
                      batch: int = TrainConfig.batch_size, lr: float | None = None, options=None,
-                     strategies=None):
+                     strategies=None, seed: int = 0):
     """The app's default `steps`-step fine-tune of the target's bundled source on `shots`, driven in
     30 s chunks as the app drives it, from `state` (None: a new run) to step `until` (default: the
     end); the TrainState there. `lr` None: the preset's own rate; `options`: {strategy: {field: value}};
-    `strategies` None: the default preset's."""
+    `strategies` None: the default preset's; `seed`: the run's random stream."""
     lr = preset_lr(DEFAULT_PRESET, TrainConfig.lr_g) if lr is None else lr
-    cfg = sup.make_config(strategies or list(PRESETS[DEFAULT_PRESET][0]), [], steps, lr, batch, 0)
+    cfg = sup.make_config(strategies or list(PRESETS[DEFAULT_PRESET][0]), [], steps, lr, batch, seed)
     cfg = dataclasses.replace(cfg, strategy_options=options or {})
     until = steps if until is None else until
     while state is None or state.step < until:
@@ -110,6 +110,7 @@ def main() -> None:
                    help="the strategies to train (default: the default preset's), to compare a variant")
     p.add_argument("--option", action="append", default=[], metavar="STRATEGY.FIELD=VALUE",
                    help="a strategy option, e.g. projected_d.mixing=random (repeatable)")
+    p.add_argument("--seed", type=int, default=0, help="draws the 10 shots and seeds the run (default 0)")
     p.add_argument("--milestones", type=int, nargs="*", default=[],
                    help="also score the last step here (the run's own steps, in the same run)")
     a = p.parse_args()
@@ -129,12 +130,12 @@ def main() -> None:
     print("| target | steps | kept step | space | unadapted source KID | fine-tuned (kept) | last step | kept / source |")
     print("|---|---|---|---|---:|---:|---:|---:|")
     for target in a.targets:
-        shots, heldout = ten_shots(a.data_dir, target)
+        shots, heldout = ten_shots(a.data_dir, target, a.seed)
         source = source_for(target)
         state, took = None, 0.0
         for until in sorted(set(a.milestones)) + [a.steps]:
             t0 = time.perf_counter()
-            state = default_finetune(shots, target, a.steps, until, state, a.batch, a.lr, options, names)
+            state = default_finetune(shots, target, a.steps, until, state, a.batch, a.lr, options, names, a.seed)
             took += time.perf_counter() - t0  # training only: the milestones' scoring is left out
             if until < a.steps:
                 for space, v in score(generator_from_tensors(state.model, state.tensors, "G_ema"),
