@@ -3,7 +3,8 @@ from dataclasses import dataclass
 from .base import RunModels, Strategy
 from .transfer_d import freeze_batch_statistics
 
-PIXEL_D = ("none", "conv")
+# option -> its allowed values, the default first
+CHOICES = {"mixing": ("none", "random"), "pixel_d": ("none", "conv")}
 
 
 @dataclass
@@ -21,10 +22,10 @@ class ProjectedD(Strategy):
     pixel_d: str = "none"
 
     def __post_init__(self):
-        if self.mixing not in ("none", "random"):
-            raise ValueError(f"projected_d.mixing must be 'none' or 'random', not {self.mixing!r}")
-        if self.pixel_d not in PIXEL_D:
-            raise ValueError(f"projected_d.pixel_d must be 'none' or 'conv', not {self.pixel_d!r}")
+        for option, allowed in CHOICES.items():
+            value = getattr(self, option)
+            if value not in allowed:
+                raise ValueError(f"projected_d.{option} must be {' or '.join(map(repr, allowed))}, not {value!r}")
 
     def setup(self, run: RunModels) -> None:
         from ..features import ProjectedDiscriminator  # imported here: only this strategy needs it

@@ -30,8 +30,9 @@ class TransferD(Strategy):
 
 
 def freeze_batch_statistics(D: nn.Module) -> None:
-    """Put D's BatchNorm layers in eval mode: they keep the source's running statistics as a fixed
-    per-channel affine (their scale and shift still train). Why: in train mode D normalises the
+    """Put D's BatchNorm layers in eval mode: they keep their running statistics (the source's, after
+    transfer; a fresh D's initial ones under projected_d's pixel D) as a fixed per-channel affine
+    (their scale and shift still train). Why: in train mode D normalises the
     real batch, drawn from only K images, and the fake batch separately, so each gets its own
     statistics and D can tell them apart by those alone; on 10 shots this collapsed TransferGAN and
     FreezeD to one texture for every latent. The papers' discriminators have no batch statistics
