@@ -49,6 +49,14 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / name), full_page=True)
 
 
+def expect_image_shown(page, elem_id: str) -> None:
+    """The image in #elem_id is shown. Scrolled to first: Chromium loads a lazy image only within
+    1,250 to 2,500 px of the view (by its guess of the network speed), and until then it has no size,
+    which Playwright counts as hidden (the interpolation image sits at y = 1,870 of a 900 px view)."""
+    page.locator(f"#{elem_id}").scroll_into_view_if_needed()
+    sync_api.expect(page.locator(f"#{elem_id} img")).to_be_visible()
+
+
 def set_number(page, elem_id: str, value: str) -> None:
     """Type into a slider's number box; retried because a freshly opened accordion may re-mount
     its children once and drop the first edit."""
@@ -102,7 +110,7 @@ def test_walkthrough(app_page_url, app_image_files):
         sync_api.expect(page.locator("#advice")).to_contain_text("Advice")  # the advisor's panel
         # the advice for the latest images has arrived (no output still shows "processing")
         sync_api.expect(page.get_by_text("processing |")).to_have_count(0, timeout=120_000)
-        sync_api.expect(page.locator("#source_preview img")).to_be_visible()
+        expect_image_shown(page, "source_preview")
         page.locator("#advanced").get_by_text("Advanced").click()
         set_number(page, "steps", STEPS)
         if not REAL:  # the README's pictures keep the app's default batch
@@ -113,8 +121,8 @@ def test_walkthrough(app_page_url, app_image_files):
         page.get_by_role("tab", name="3 · Fine-tune").click()
         page.locator("#start").click()
         sync_api.expect(page.locator("#status")).to_contain_text("Done", timeout=300_000)
-        sync_api.expect(page.locator("#samples img")).to_be_visible()
-        sync_api.expect(page.locator("#source_samples img")).to_be_visible()
+        expect_image_shown(page, "samples")
+        expect_image_shown(page, "source_samples")
         sync_api.expect(page.locator("#download_run")).to_contain_text(".zip")
         # the live monitor: its verdict line and its plot (both in the training tab's screenshot)
         sync_api.expect(page.locator("#monitor")).to_contain_text("Monitor at step")
@@ -135,7 +143,7 @@ def test_walkthrough(app_page_url, app_image_files):
         box = page.locator("#seed_gallery").bounding_box()  # both rows of seeds fit, none clipped
         last = page.locator("#seed_gallery img").last.bounding_box()
         assert last["y"] + last["height"] <= box["y"] + box["height"]
-        sync_api.expect(page.locator("#interp_img img")).to_be_visible()
+        expect_image_shown(page, "interp_img")
         before = img_src(page, "interp_img")
         set_number(page, "interp_t", "0.5")
         page.wait_for_function(
@@ -147,7 +155,7 @@ def test_walkthrough(app_page_url, app_image_files):
         page.locator("#own_image input[type=file]").set_input_files(str(app_image_files["good"][3]))
         page.locator("#project").click()
         sync_api.expect(page.locator("#projected_text")).to_contain_text("PSNR", timeout=120_000)
-        sync_api.expect(page.locator("#projected_img img")).to_be_visible()
+        expect_image_shown(page, "projected_img")
         # the PCA sliders (and the comparison) now start from the projected image
         sync_api.expect(page.locator("#use_mine input")).to_be_checked()
         page.wait_for_function(
@@ -163,7 +171,7 @@ def test_walkthrough(app_page_url, app_image_files):
         page.locator("#seed_gallery button.thumbnail-item").nth(2).click()  # select seed 2
         sync_api.expect(page.locator("#selected_seed input")).to_have_value("2")
         page.locator("#make_gif").click()
-        sync_api.expect(page.locator("#anim_gif img")).to_be_visible()
+        expect_image_shown(page, "anim_gif")
         shot(page, "04-explore.png")
         browser.close()
 

@@ -24,9 +24,10 @@ CSS = """
 #samples img, #source_samples img, #seed_gallery img, #images_gallery img, #interp_img img,
 #pca_img img, #cmp_source img, #cmp_finetuned img, #source_preview img { image-rendering: pixelated; }
 #images_gallery .thumbnail-item, #seed_gallery .thumbnail-item { max-width: 128px; }
-/* the Explore tab's single images arrive at the model's resolution; shown at 256 px */
+/* the Explore tab's single images arrive at the model's resolution (square); shown at 256 px. The
+   aspect ratio holds their box before the (lazily loaded) picture arrives, so nothing jumps. */
 #interp_img img, #pca_img img, #cmp_source img, #cmp_finetuned img {
-  width: 256px; max-width: 100%; height: auto; object-fit: contain; }
+  width: 256px; max-width: 100%; height: auto; aspect-ratio: 1 / 1; object-fit: contain; }
 """
 
 INTRO = """# tgan · few-shot GAN transfer
