@@ -24,8 +24,9 @@ def to_pils(images: torch.Tensor, target: int = 64) -> list[Image.Image]:
     return [display(Image.fromarray(a), target) for a in sampling.to_uint8(images)]
 
 
-def grid(images: torch.Tensor, target: int = 512) -> Image.Image:
-    return display(sampling.grid_image(images), target)
+def grid(images: torch.Tensor, target: int = 512, nrow: int | None = None) -> Image.Image:
+    """images (N, 3, R, R) as one picture, nrow per row (near-square by default), upscaled toward target."""
+    return display(sampling.grid_image(images, nrow), target)
 
 
 def latent_at(z: torch.Tensor, t: float, linear: bool = False) -> torch.Tensor:

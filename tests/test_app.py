@@ -413,6 +413,7 @@ def test_an_image_put_into_the_model_is_an_end_of_the_interpolation(trained, app
         explore.pca_edit(sess, "tiny", 3, 1.0, True, 0, 0, 0, 0, 0)
     picture, text, mine = explore.project_image(sess, "tiny", str(app_image_files["good"][2]))
     assert isinstance(picture, Image.Image) and text.startswith("PSNR") and "nearest training image" in text
+    assert picture.width > 2.5 * picture.height  # left to right in one row, as the text says
     assert mine is True  # ticks "start from my image"
     start = explore.interpolate(sess, "tiny", "p, 17", 0.0, 1.0)
     middle = explore.interpolate(sess, "tiny", "p, 17", 0.5, 1.0)

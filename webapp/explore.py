@@ -107,7 +107,7 @@ def project_image(sess: sup.Session, source, file, progress=gr.Progress()):
             f"{', your nearest training image' if len(row) == 3 else ''}. Type **p** among the interpolation "
             "seeds (e.g. `p, 17`) to walk from it; the PCA sliders and the source-vs-fine-tuned pair now "
             "start from it too (untick 'Start from my image' to go back to the seed).")
-    return sup.grid(torch.stack(row), 384), text, True  # ticks "start from my image"
+    return sup.grid(torch.stack(row), 384, nrow=len(row)), text, True  # one row; ticks "start from my image"
 
 
 def cancel_projection(sess: sup.Session):
