@@ -1,7 +1,7 @@
 """Does the app's default fine-tune beat the unadapted source, at the default step count?
 
     python benchmarks/default_vs_source.py --data-dir DIR [--targets faces-lorelei ...] [--steps N]
-                                          [--milestones 450 1350 ...] [--strategies NAME ...]
+                                          [--milestones 450 1350 ...] [--strategies NAME ...] [--betas B1 B2]
                                           [--option STRATEGY.FIELD=VALUE ...]
 
 For each visible target (DIR/target-<name>.zip): 10 shots drawn by seed 0 (--seed), the matching bundled
@@ -58,14 +58,16 @@ def source_for(target: str) -> str:
 
 def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int | None = None, state=None,
                      batch: int = TrainConfig.batch_size, lr: float | None = None, options=None,
-                     strategies=None, seed: int = 0):
+                     strategies=None, seed: int = 0, betas: tuple[float, float] | None = None):
     """The app's default `steps`-step fine-tune of the target's bundled source on `shots`, driven in
     30 s chunks as the app drives it, from `state` (None: a new run) to step `until` (default: the
     end); the TrainState there. `lr` None: the preset's own rate; `options`: {strategy: {field: value}};
-    `strategies` None: the default preset's; `seed`: the run's random stream."""
+    `strategies` None: the default preset's; `seed`: the run's random stream; `betas` None: the app's Adam betas."""
     lr = preset_lr(DEFAULT_PRESET, TrainConfig.lr_g) if lr is None else lr
     cfg = sup.make_config(strategies or list(PRESETS[DEFAULT_PRESET][0]), [], steps, lr, batch, seed)
     cfg = dataclasses.replace(cfg, strategy_options=options or {})
+    if betas is not None:
+        cfg = dataclasses.replace(cfg, beta1=betas[0], beta2=betas[1])
     until = steps if until is None else until
     while state is None or state.step < until:
         done = state.step if state is not None else 0
@@ -103,6 +105,8 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=TrainConfig.batch_size,
                    help=f"images per step (the app's default: {TrainConfig.batch_size})")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate of G and D (default: the preset's)")
+    p.add_argument("--betas", type=float, nargs=2, default=None, metavar=("BETA1", "BETA2"),
+                   help=f"Adam betas of G and D (default: the app's, {TrainConfig.beta1} {TrainConfig.beta2})")
     p.add_argument("--grids", type=Path, default=None,
                    help="also write DIR/<target>-default-<steps>.png: 10 samples each of the source, the kept step and "
                         "the last step (seeds 10,000-10,009), over the 10 shots")
@@ -116,10 +120,12 @@ def main() -> None:
     a = p.parse_args()
     if any(not 0 < m < a.steps for m in a.milestones):
         p.error(f"each milestone must lie between 0 and --steps ({a.steps}): a run cannot be scored past its end")
-    try:  # a bad --strategies or --option fails here, before any training: the CLI's parsing, the strategies' own checks
+    try:  # a bad --strategies, --option or --betas fails here, before any training: the CLI's parsing, the strategies' own checks
         names = with_base(a.strategies)[0]
         options = parse_options(a.option)
         build(names, options)
+        if a.betas:
+            TrainConfig(beta1=a.betas[0], beta2=a.betas[1]).validate()
     except (CLIError, ValueError) as e:
         p.error(str(e))
     if set(options) - set(names):
@@ -135,7 +141,8 @@ def main() -> None:
         state, took = None, 0.0
         for until in sorted(set(a.milestones)) + [a.steps]:
             t0 = time.perf_counter()
-            state = default_finetune(shots, target, a.steps, until, state, a.batch, a.lr, options, names, a.seed)
+            state = default_finetune(shots, target, a.steps, until, state, a.batch, a.lr, options, names, a.seed,
+                                     a.betas)
             took += time.perf_counter() - t0  # training only: the milestones' scoring is left out
             if until < a.steps:
                 for space, v in score(generator_from_tensors(state.model, state.tensors, "G_ema"),
