@@ -13,7 +13,8 @@ the source's. A target of our own (e.g. target-faces-notionists.zip, built by
 benchmarks/lineart_target/) uses the bundled source its name starts with. --milestones (each below --steps) also scores the last step of the same run on its way to --steps,
 one line each: how KID falls with more steps. --option (as in `tgan finetune`) changes one of the
 default preset's strategy options (e.g. projected_d.mixing=random), and --strategies trains other
-strategies at the same settings (e.g. transfer_d projected_d diffaug), to compare a variant of the default.
+strategies at the same settings (e.g. transfer_d projected_d diffaug), to compare a variant of the default;
+--betas sets Adam's betas of G and D (e.g. 0 0.99, as Projected GAN trains).
 """
 from __future__ import annotations
 
