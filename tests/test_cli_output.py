@@ -39,3 +39,15 @@ def test_eval_progress_goes_to_stderr(image_dir, tmp_path, capsys, monkeypatch):
     captured = capsys.readouterr()
     assert "inception features" in captured.err and "random-cnn features" in captured.err
     assert set(json.loads(captured.out)["spaces"]) == {"inception", "random-cnn"}
+
+
+def test_finetune_without_steps_trains_the_apps_default_fine_tune(tiny_source, image_dir, tmp_path, capsys):
+    import torch
+
+    from tgan.config import default_finetune_steps
+
+    steps = default_finetune_steps(torch.cuda.is_available())  # 900 on a CPU, as the app's slider
+    rc = main(["finetune", "--source", str(tiny_source), "--data", str(image_dir), "--out", str(tmp_path / "r"),
+               "--batch", "2", "--save-every", "0", "--strategy", "transfer_g", "--quiet"])
+    assert rc == 0 and f"finished at step {steps}" in capsys.readouterr().err
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["steps"] == steps

@@ -10,7 +10,7 @@ import sys
 
 # Only light modules at the top: `tgan --help` and `tgan strategies` must answer without torch.
 # Each command imports what it needs (torch, Inception, ...) when it runs.
-from .config import ModelConfig, TrainConfig, monitor_period
+from .config import ModelConfig, TrainConfig, default_finetune_steps, monitor_period
 from .errors import CheckpointError, DataError
 from .events import Failed
 from .cli_images import cmd_advise, cmd_doctor, cmd_project
@@ -87,6 +87,9 @@ def cmd_finetune(a) -> None:
     images = load_images(a.data, source.model_config["resolution"])
     if a.shots:
         images, _ = pick_shots(images, a.shots, a.seed)
+    if a.steps is None:  # the app's default fine-tune (torch is imported by now: load_source)
+        import torch
+        a.steps = default_finetune_steps(torch.cuda.is_available())
     monitor_every = a.monitor_every or (monitor_period(a.steps) if a.keep_best or a.stop_when_copying else 0)
     lr = a.lr if a.lr is not None else preset_lr(a.strategy, TrainConfig.lr_g)
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch, seed=a.seed, lr_g=lr, lr_d=lr,
@@ -217,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--strategy", default="recommended", help="a preset or comma-separated strategies")
     s.add_argument("--option", action="append", default=[], metavar="STRATEGY.FIELD=VALUE",
                    help="override a strategy hyperparameter, e.g. l2sp.lambda_g=2 (repeatable)")
-    s.add_argument("--steps", type=int, default=TrainConfig.steps)
+    s.add_argument("--steps", type=int, default=None,
+                   help=f"optimisation steps (default: the app's default fine-tune, {default_finetune_steps(False)} "
+                        f"on a CPU, {default_finetune_steps(True)} on a GPU)")
     s.add_argument("--batch", type=int, default=TrainConfig.batch_size)
     s.add_argument("--lr", type=float, default=None,
                    help="Adam learning rate of G and D (default: the preset's own, from the benchmark's "

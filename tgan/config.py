@@ -115,6 +115,16 @@ class TrainConfig:
         return self
 
 
+def default_finetune_steps(on_gpu: bool) -> int:
+    """Steps of the default fine-tune: the app's slider, `tgan finetune` without --steps, and the
+    advisor's floor. 900 on a CPU: on faces-lorelei and kanji-gyosho 10-shot, held-out KID keeps
+    falling well past the 450 steps the benchmark's 180 s once gave one contended thread (faces
+    Inception 0.106 at 450, 0.075 at 900, 0.058 at 1,350; kanji 0.064, 0.054, 0.045). 900 steps
+    take 118-154 s on 2 cores, up to about 220 s when the machine itself runs slow
+    (benchmarks/README.md, "The default fine-tune's time")."""
+    return 1000 if on_gpu else 900
+
+
 def monitor_period(steps: int) -> int:
     """Steps between monitor readings for a run of `steps` when none is asked for (the app, the
     CLI's --keep-best/--stop-when-copying, the bench's --keep-best): about 20 readings, at most

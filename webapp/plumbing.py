@@ -22,18 +22,14 @@ import torch  # noqa: E402
 import appkit as sup  # noqa: E402
 
 from tgan import train_chunk  # noqa: E402
+from tgan.config import default_finetune_steps  # noqa: E402
 
 log = logging.getLogger("tgan.app")
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ON_GPU = torch.cuda.is_available()  # on ZeroGPU, `spaces` makes this True in the main process too
 ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))
-# 900 on a CPU: on faces-lorelei and kanji-gyosho 10-shot, held-out KID keeps falling well past the
-# 450 steps the benchmark's 180 s once gave one contended thread (faces Inception 0.106 at 450, 0.075
-# at 900, 0.058 at 1,350; kanji 0.064, 0.054, 0.045). 900 steps took 141-154 s on 2 cores once
-# the projected D reused its fake features (1.12x; benchmarks/default_time.py), 85-223 s before,
-# as the machine's own speed varied within a day (benchmarks/README.md, "The default fine-tune's time").
-DEFAULT_STEPS = int(os.environ.get("TGAN_APP_DEFAULT_STEPS", 1000 if ON_GPU else 900))
+DEFAULT_STEPS = int(os.environ.get("TGAN_APP_DEFAULT_STEPS", default_finetune_steps(ON_GPU)))  # why: its docstring
 TRAIN_CONCURRENCY = int(os.environ.get("TGAN_TRAIN_CONCURRENCY", "2"))
 EXPLORE_CONCURRENCY = int(os.environ.get("TGAN_EXPLORE_CONCURRENCY", "8"))
 KID_SAMPLES = 200 if ON_GPU else 100
