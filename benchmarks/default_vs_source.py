@@ -2,6 +2,7 @@
 
     python benchmarks/default_vs_source.py --data-dir DIR [--targets faces-lorelei ...] [--steps N]
                                           [--milestones 450 1350 ...] [--strategies NAME ...] [--betas B1 B2]
+                                          [--lr-g LR]
                                           [--option STRATEGY.FIELD=VALUE ...]
 
 For each visible target (DIR/target-<name>.zip): 10 shots drawn by seed 0 (--seed), the matching bundled
@@ -14,7 +15,7 @@ benchmarks/lineart_target/) uses the bundled source its name starts with. --mile
 one line each: how KID falls with more steps. --option (as in `tgan finetune`) changes one of the
 default preset's strategy options (e.g. projected_d.mixing=random), and --strategies trains other
 strategies at the same settings (e.g. transfer_d projected_d diffaug), to compare a variant of the default;
---betas sets Adam's betas of G and D (e.g. 0 0.99, as Projected GAN trains).
+--betas sets Adam's betas of G and D (e.g. 0 0.99, as Projected GAN trains), --lr-g G's own learning rate.
 """
 from __future__ import annotations
 
@@ -59,16 +60,20 @@ def source_for(target: str) -> str:
 
 def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int | None = None, state=None,
                      batch: int = TrainConfig.batch_size, lr: float | None = None, options=None,
-                     strategies=None, seed: int = 0, betas: tuple[float, float] | None = None):
+                     strategies=None, seed: int = 0, betas: tuple[float, float] | None = None,
+                     lr_g: float | None = None):
     """The app's default `steps`-step fine-tune of the target's bundled source on `shots`, driven in
     30 s chunks as the app drives it, from `state` (None: a new run) to step `until` (default: the
     end); the TrainState there. `lr` None: the preset's own rate; `options`: {strategy: {field: value}};
-    `strategies` None: the default preset's; `seed`: the run's random stream; `betas` None: the app's Adam betas."""
+    `strategies` None: the default preset's; `seed`: the run's random stream; `betas` None: the app's Adam betas;
+    `lr_g` None: G trains at `lr` as D does."""
     lr = preset_lr(DEFAULT_PRESET, TrainConfig.lr_g) if lr is None else lr
     cfg = sup.make_config(strategies or list(PRESETS[DEFAULT_PRESET][0]), [], steps, lr, batch, seed)
     cfg = dataclasses.replace(cfg, strategy_options=options or {})
     if betas is not None:
         cfg = dataclasses.replace(cfg, beta1=betas[0], beta2=betas[1])
+    if lr_g is not None:
+        cfg = dataclasses.replace(cfg, lr_g=lr_g)
     until = steps if until is None else until
     while state is None or state.step < until:
         done = state.step if state is not None else 0
@@ -106,6 +111,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=TrainConfig.batch_size,
                    help=f"images per step (the app's default: {TrainConfig.batch_size})")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate of G and D (default: the preset's)")
+    p.add_argument("--lr-g", type=float, default=None, help="G's own learning rate (default: as D's, --lr)")
     p.add_argument("--betas", type=float, nargs=2, default=None, metavar=("BETA1", "BETA2"),
                    help=f"Adam betas of G and D (default: the app's, {TrainConfig.beta1} {TrainConfig.beta2})")
     p.add_argument("--grids", type=Path, default=None,
@@ -121,12 +127,13 @@ def main() -> None:
     a = p.parse_args()
     if any(not 0 < m < a.steps for m in a.milestones):
         p.error(f"each milestone must lie between 0 and --steps ({a.steps}): a run cannot be scored past its end")
-    try:  # a bad --strategies, --option or --betas fails here, before any training: the CLI's parsing, the strategies' own checks
+    try:  # a bad --strategies, --option, --betas or --lr-g fails here, before any training: the CLI's parsing, the strategies' own checks
         names = with_base(a.strategies)[0]
         options = parse_options(a.option)
         build(names, options)
-        if a.betas:
-            TrainConfig(beta1=a.betas[0], beta2=a.betas[1]).validate()
+        if a.betas or a.lr_g is not None:
+            betas = a.betas or (TrainConfig.beta1, TrainConfig.beta2)
+            TrainConfig(beta1=betas[0], beta2=betas[1], lr_g=TrainConfig.lr_g if a.lr_g is None else a.lr_g).validate()
     except (CLIError, ValueError) as e:
         p.error(str(e))
     if set(options) - set(names):
@@ -143,7 +150,7 @@ def main() -> None:
         for until in sorted(set(a.milestones)) + [a.steps]:
             t0 = time.perf_counter()
             state = default_finetune(shots, target, a.steps, until, state, a.batch, a.lr, options, names, a.seed,
-                                     a.betas)
+                                     a.betas, a.lr_g)
             took += time.perf_counter() - t0  # training only: the milestones' scoring is left out
             if until < a.steps:
                 for space, v in score(generator_from_tensors(state.model, state.tensors, "G_ema"),
