@@ -481,6 +481,7 @@ def test_upload_gets_advice_and_the_nearest_bundled_source(sess, monkeypatch):
     source, preset, panel = setup_tabs.advise_run(sess, "emoji", "FreezeD + DiffAug")
     assert source["value"] == "faces" and preset["value"] == "recommended"
     assert "**Advice**: source **faces**, preset **recommended**" in panel and "Why:" in panel
+    assert f"**{plumbing.DEFAULT_STEPS} steps** (the default)" in panel  # 16 images: the slider already holds them
     source, preset, _ = setup_tabs.advise_run(sess, "faces", "recommended")
     assert source == gr.skip() and preset == gr.skip()  # already chosen: left alone
 

@@ -12,7 +12,7 @@ from tgan.strategies import preset_lr
 import appkit as sup
 
 from . import plumbing
-from .plumbing import EXAMPLES, KID_SAMPLES, NONE_SOURCE, bind, guarded
+from .plumbing import DEFAULT_STEPS, EXAMPLES, KID_SAMPLES, NONE_SOURCE, bind, guarded
 from .text import advice_text, describe_images, describe_result, kid_report, monitor_report, progress_html, source_summary
 
 
@@ -77,7 +77,7 @@ def advise_run(sess: sup.Session, current_source, current_preset):
     preset = gr.update(value=tip.preset) if tip.preset != current_preset else gr.skip()
     if tip.source and tip.source != current_source:
         gr.Info(f"Source set to {tip.source}: its training images are nearest to yours. See the advice on tab 2.")
-    return source, preset, advice_text(tip)
+    return source, preset, advice_text(tip, DEFAULT_STEPS)
 
 
 # ----------------------------------------------------------------------------- 2. source and strategy

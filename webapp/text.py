@@ -69,12 +69,14 @@ def monitor_report(readings, final: bool = False) -> str:
             f"{r.fidelity:.4f} (KID to your images, random-CNN space).{best}")
 
 
-def advice_text(tip) -> str:
-    """The advisor's panel: what it recommends, and why, in one paragraph."""
+def advice_text(tip, default_steps: int) -> str:
+    """The advisor's panel: what it recommends, and why, in one paragraph. default_steps: what the
+    steps slider starts at (advice that matches it needs no action)."""
     far = f" Your images are at KID {tip.distance:.3f} from what the source makes (random-CNN space)." \
         if tip.distance is not None else ""
-    return (f"**Advice**: source **{tip.source or 'none'}**, preset **{tip.preset}**, **{tip.steps} steps** (set them "
-            f"under Advanced).{far}  \n*Why: {tip.why}*")
+    where = "the default" if tip.steps == default_steps else "set them under Advanced"
+    return (f"**Advice**: source **{tip.source or 'none'}**, preset **{tip.preset}**, **{tip.steps} steps** "
+            f"({where}).{far}  \n*Why: {tip.why}*")
 
 
 def _code(name: str) -> str:
