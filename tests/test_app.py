@@ -498,3 +498,19 @@ def test_a_cancelled_projection_keeps_the_best_latent_so_far(trained, app_image_
     assert sess.projected_w(sess.explore_model("tiny")) is not None
     _, text, _ = explore.project_image(sess, "tiny", str(app_image_files["good"][2]))  # a new one runs in full
     assert "cancelled" not in text
+
+
+def test_an_output_image_is_replaced_whole_in_the_cache_never_rewritten_in_place(tmp_path):
+    """Two sessions drawing the same picture write the same cache path (webapp/atomic_cache.py): a
+    download in flight must keep its file whole, so the second save swaps in a new file."""
+    import os
+
+    from gradio import processing_utils
+
+    img = Image.new("RGB", (32, 32), (200, 30, 30))
+    first = processing_utils.save_pil_to_cache(img, str(tmp_path), format="png")
+    with open(first, "rb") as download:  # a browser still reading the first copy
+        second = processing_utils.save_pil_to_cache(img, str(tmp_path), format="png")
+        assert second == first and os.fstat(download.fileno()).st_ino != os.stat(first).st_ino
+        assert download.read() == Path(first).read_bytes()  # whole, not truncated under the reader
+    assert [f.name for f in Path(first).parent.iterdir()] == ["image.png"]  # no temporary file left

@@ -24,7 +24,10 @@ import appkit as sup  # noqa: E402
 from tgan import train_chunk  # noqa: E402
 from tgan.config import default_finetune_steps  # noqa: E402
 
+from . import atomic_cache  # noqa: E402
+
 log = logging.getLogger("tgan.app")
+atomic_cache.install()  # before any handler returns an image
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ON_GPU = torch.cuda.is_available()  # on ZeroGPU, `spaces` makes this True in the main process too
