@@ -1,6 +1,7 @@
 """The real server through gradio_client: upload -> train a few steps -> sample -> interpolate."""
 from __future__ import annotations
 
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -64,8 +65,11 @@ def test_stop_over_the_api_keeps_the_model(app_url, app_image_files):
     c = api_client(app_url)
     c.predict([handle_file(str(p)) for p in app_image_files["good"]], "tiny", api_name="/upload")
     job = c.submit("tiny", ["transfer_d"], 3000, 2e-4, 4, 0, *options(), api_name="/train")
+    # wait until a step has run (status "Training on cpu: step N / 3000", N >= 1): a Stop during the
+    # set-up frame, which a fast machine reaches first, ends the run with nothing to download
     deadline = time.monotonic() + 60
-    while len(job.outputs()) < 2 and time.monotonic() < deadline:  # wait until steps are running
+    while time.monotonic() < deadline and not any(re.match(r"Training on .*: step [1-9]", str(out[4]))
+                                                  for out in job.outputs()):
         time.sleep(0.1)
     samples, progress, status, download = c.predict(api_name="/stop")
     assert status.startswith("**Stopped**"), status
