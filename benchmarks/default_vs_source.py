@@ -60,20 +60,15 @@ def source_for(target: str) -> str:
 
 def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int | None = None, state=None,
                      batch: int = TrainConfig.batch_size, lr: float | None = None, options=None,
-                     strategies=None, seed: int = 0, betas: tuple[float, float] | None = None,
-                     lr_g: float | None = None):
+                     strategies=None, seed: int = 0, overrides: dict | None = None):
     """The app's default `steps`-step fine-tune of the target's bundled source on `shots`, driven in
     30 s chunks as the app drives it, from `state` (None: a new run) to step `until` (default: the
     end); the TrainState there. `lr` None: the preset's own rate; `options`: {strategy: {field: value}};
-    `strategies` None: the default preset's; `seed`: the run's random stream; `betas` None: the app's Adam betas;
-    `lr_g` None: G trains at `lr` as D does."""
+    `strategies` None: the default preset's; `seed`: the run's random stream; `overrides`: TrainConfig fields
+    set over the app's settings (e.g. beta1, beta2, lr_g)."""
     lr = preset_lr(DEFAULT_PRESET, TrainConfig.lr_g) if lr is None else lr
     cfg = sup.make_config(strategies or list(PRESETS[DEFAULT_PRESET][0]), [], steps, lr, batch, seed)
-    cfg = dataclasses.replace(cfg, strategy_options=options or {})
-    if betas is not None:
-        cfg = dataclasses.replace(cfg, beta1=betas[0], beta2=betas[1])
-    if lr_g is not None:
-        cfg = dataclasses.replace(cfg, lr_g=lr_g)
+    cfg = dataclasses.replace(cfg, strategy_options=options or {}, **(overrides or {}))
     until = steps if until is None else until
     while state is None or state.step < until:
         done = state.step if state is not None else 0
@@ -127,13 +122,15 @@ def main() -> None:
     a = p.parse_args()
     if any(not 0 < m < a.steps for m in a.milestones):
         p.error(f"each milestone must lie between 0 and --steps ({a.steps}): a run cannot be scored past its end")
-    try:  # a bad --strategies, --option, --betas or --lr-g fails here, before any training: the CLI's parsing, the strategies' own checks
+    overrides = {**(dict(beta1=a.betas[0], beta2=a.betas[1]) if a.betas else {}),
+                 **({"lr_g": a.lr_g} if a.lr_g is not None else {})}
+    # A bad --strategies, --option, --betas or --lr-g fails here, before any training: the CLI's
+    # parsing, the strategies' own checks, TrainConfig's ranges.
+    try:
         names = with_base(a.strategies)[0]
         options = parse_options(a.option)
         build(names, options)
-        if a.betas or a.lr_g is not None:
-            betas = a.betas or (TrainConfig.beta1, TrainConfig.beta2)
-            TrainConfig(beta1=betas[0], beta2=betas[1], lr_g=TrainConfig.lr_g if a.lr_g is None else a.lr_g).validate()
+        TrainConfig(**overrides).validate()
     except (CLIError, ValueError) as e:
         p.error(str(e))
     if set(options) - set(names):
@@ -150,7 +147,7 @@ def main() -> None:
         for until in sorted(set(a.milestones)) + [a.steps]:
             t0 = time.perf_counter()
             state = default_finetune(shots, target, a.steps, until, state, a.batch, a.lr, options, names, a.seed,
-                                     a.betas, a.lr_g)
+                                     overrides)
             took += time.perf_counter() - t0  # training only: the milestones' scoring is left out
             if until < a.steps:
                 for space, v in score(generator_from_tensors(state.model, state.tensors, "G_ema"),

@@ -87,12 +87,13 @@ def cmd_finetune(a) -> None:
     images = load_images(a.data, source.model_config["resolution"])
     if a.shots:
         images, _ = pick_shots(images, a.shots, a.seed)
-    if a.steps is None:  # the app's default fine-tune (torch is imported by now: load_source)
+    steps = a.steps
+    if steps is None:  # the app's default fine-tune (torch is imported by now: load_source)
         import torch
-        a.steps = default_finetune_steps(torch.cuda.is_available())
-    monitor_every = a.monitor_every or (monitor_period(a.steps) if a.keep_best or a.stop_when_copying else 0)
+        steps = default_finetune_steps(torch.cuda.is_available())
+    monitor_every = a.monitor_every or (monitor_period(steps) if a.keep_best or a.stop_when_copying else 0)
     lr = a.lr if a.lr is not None else preset_lr(a.strategy, TrainConfig.lr_g)
-    cfg = TrainConfig(steps=a.steps, batch_size=a.batch, seed=a.seed, lr_g=lr, lr_d=lr,
+    cfg = TrainConfig(steps=steps, batch_size=a.batch, seed=a.seed, lr_g=lr, lr_d=lr,
                       save_every=a.save_every, strategies=strategies,
                       strategy_options=parse_options(a.option), monitor_every=monitor_every,
                       keep_best=a.keep_best, stop_when_copying=a.stop_when_copying)
