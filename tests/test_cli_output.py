@@ -6,6 +6,9 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+from PIL import Image
+
 from tgan.cli import main
 
 
@@ -30,6 +33,10 @@ def test_finetune_draws_its_final_bar_once(tiny_source, image_dir, tmp_path, cap
     after = err.split("saved step 4")[1]
     assert "step/s" not in after and "s/step" not in after, after  # nothing redrawn after the last save
     assert "saved step 2" in err and "finished at step 4" in after
+    # the run folder shows what the model makes: 6 x 6 samples (32 px, upscaled 2x), and at psi = 0.5
+    grid = np.asarray(Image.open(tmp_path / "r" / "samples.png"))
+    assert grid.shape[0] == grid.shape[1] > 2 * 6 * 32 and grid.std() > 1  # not one flat colour
+    assert (tmp_path / "r" / "samples-psi05.png").is_file() and "wrote samples.png" in after
 
 
 def test_eval_progress_goes_to_stderr(image_dir, tmp_path, capsys, monkeypatch):

@@ -31,12 +31,12 @@ def test_the_rule_keeps_the_closest_step_that_neither_copies_nor_collapsed():
     collapsed = Reading(30, 1.0, 0.1, 0.01, start)
     assert collapsed.verdict == "collapsed" and not rule.keeps(collapsed)
     assert Reading(40, 1.0, 0.1, 0.01, 0.15).verdict != "collapsed"  # it never was more varied than that
-    assert rule.keeps(Reading(50, 0.9, 0.9, 0.04, start))
+    assert rule.keeps(Reading(50, 0.9, 0.9, 0.02, start)) and rule.improved  # 60% below the first reading
     # ranked by the smoothed fidelity: one lucky reading after worse ones does not win
     lucky = Reading(60, 1.0, 1.0, 0.03, start, smoothed_fidelity=0.07)
     assert not rule.keeps(lucky)
     assert Reading(70, 1.0, 1.0, 0.03, start).smoothed_fidelity == 0.03  # a reading saved before smoothing
-    assert rule.start == 0.05 and rule.floor == 0.04  # the copying and collapsed readings did not count
+    assert rule.start == 0.05 and rule.floor == 0.02  # the copying and collapsed readings did not count
 
 
 def test_a_later_step_within_the_tolerance_of_the_best_is_kept():
@@ -47,10 +47,22 @@ def test_a_later_step_within_the_tolerance_of_the_best_is_kept():
     slack = LATER_TOLERANCE * 0.08
     assert rule.keeps(Reading(75, 1.0, 1.0, 0.01 + 0.9 * slack, start))  # as good, within the noise: later wins
     assert not rule.keeps(Reading(100, 1.0, 1.0, 0.01 + 1.5 * slack, start))  # clearly worse than the best
-    # a run that only got further from the shots keeps its lowest reading, nothing later
+
+
+def test_until_the_fidelity_has_fallen_by_half_the_latest_step_is_kept():
+    """A source whose samples already sit near the shots in the random-CNN space (pixel-art faces from
+    the faces source) reads rising fidelity while it adapts: the rule keeps the run as trained rather
+    than its first step, the unadapted source."""
+    start = 1.0
     rising = KeepBest()
     assert rising.keeps(Reading(25, 1.0, 1.0, 0.02, start))
-    assert not rising.keeps(Reading(50, 1.0, 1.0, 0.0201, start))
+    assert rising.keeps(Reading(50, 1.0, 1.0, 0.03, start)) and not rising.improved
+    assert rising.keeps(Reading(75, 1.0, 1.0, 0.011, start)) and not rising.improved  # 45% lower: not yet
+    assert not rising.keeps(Reading(100, 0.2, 1.0, 0.05, start))  # copying is never kept
+    assert rising.keeps(Reading(125, 1.0, 1.0, 0.008, start)) and rising.improved  # 60% lower: ranked from now
+    assert not rising.keeps(Reading(150, 1.0, 1.0, 0.02, start))  # worse than the best by more than the slack
+    flat = KeepBest()  # a first reading at or below 0 (unbiased KID) leaves nothing to improve on
+    assert flat.keeps(Reading(25, 1.0, 1.0, -0.001, start)) and flat.keeps(Reading(50, 1.0, 1.0, 0.004, start))
 
 
 def test_the_smoothed_fidelity_averages_the_last_three_readings(image_dir):

@@ -97,8 +97,15 @@ def cmd_finetune(a) -> None:
                       save_every=a.save_every, strategies=strategies,
                       strategy_options=parse_options(a.option), monitor_every=monitor_every,
                       keep_best=a.keep_best, stop_when_copying=a.stop_when_copying)
-    run_training(train(cfg, images.images, a.out, source=source, stop=stop_on_ctrl_c(),
-                        resume=a.resume), a.quiet)
+    folder = run_training(train(cfg, images.images, a.out, source=source, stop=stop_on_ctrl_c(),
+                                resume=a.resume), a.quiet)
+    if folder:  # what the model makes, beside it, as every bundled source shows it
+        from . import sampling
+        from .models import load_model
+
+        sampling.save_seed_grids(load_model(folder).G_ema, folder)
+        print(f"wrote samples.png and samples-psi05.png (seeds 0-35, truncation 1 and 0.5) to {folder}",
+              file=sys.stderr)
 
 
 def cmd_sample(a) -> None:
@@ -237,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keep-best", action="store_true",
                    help="keep the best monitored step as the model (the latest step whose fidelity, averaged "
                         "over 3 readings, is within 10%% of the run's improvement from its lowest, while not "
-                        "copying or collapsed); the last step is kept too (G_ema_last). Turns the monitor on")
+                        "copying or collapsed; until that lowest is half the first reading, the latest step); "
+                        "the last step is kept too (G_ema_last). Turns the monitor on")
     s.add_argument("--stop-when-copying", action="store_true",
                    help="end the run when the monitor says it is copying the shots. Turns the monitor on")
     s.add_argument("--quiet", action="store_true")

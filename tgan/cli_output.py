@@ -22,8 +22,9 @@ class CLIError(Exception):
     """A user error: printed as one line, exit code 2."""
 
 
-def run_training(events, quiet: bool = False) -> None:
-    """Drive the trainer with a tqdm bar; Ctrl-C sets the stop flag so the run ends saved."""
+def run_training(events, quiet: bool = False) -> str | None:
+    """Drive the trainer with a tqdm bar; Ctrl-C sets the stop flag so the run ends saved. Returns
+    the run folder of a run that ended saved (None: it wrote none)."""
     from tqdm import tqdm
 
     bar, reading, best = None, {}, None
@@ -54,6 +55,8 @@ def run_training(events, quiet: bool = False) -> None:
             kept = (f"; the model is the best monitored step, {best} (the last step is kept as G_ema_last)"
                     if best is not None and best != ev.step else "")
             print(f"{how} at step {ev.step}{why}; model in {ev.path}{kept}", file=sys.stderr)
+            return ev.path
+    return None
 
 
 def metrics_table(m: dict) -> str:

@@ -27,7 +27,11 @@ single lowest one picked an early step whose held-out KID was 4x the best saved 
 within a tolerance, because on the line-art targets the fidelity falls fast and then lies flat
 while the held-out KID keeps falling for hundreds of steps: the strict lowest reading was often an
 early dip of that noise (steps 25-325 of 900, 1.3-3x the last step's held-out KID), see
-benchmarks/monitor_check.md."""
+benchmarks/monitor_check.md. The fidelity is trusted only once the run has shed MIN_IMPROVEMENT of
+its first reading: until then the latest acceptable step is kept. On styles whose colours the source
+already shares (DiceBear pixel-art and miniavs faces from the faces source) the random-CNN fidelity
+starts low and rises while the run turns into the new style and its held-out Inception KID falls by a
+quarter or more, and the rule without this kept step 25: the unadapted source."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,6 +48,7 @@ FAR = 2.0  # above this: samples are still far from the shots (early in a transf
 COLLAPSED = 0.25  # diversity below this, and below half the starting diversity: "collapsed" (an alarm)
 FIDELITY_WINDOW = 3  # readings averaged into the smoothed fidelity that keep-best ranks by
 LATER_TOLERANCE = 0.1  # share of the run's fidelity improvement a later step may give back and be kept
+MIN_IMPROVEMENT = 0.5  # share of its first fidelity a run must shed before keep-best ranks by it
 SAMPLES = 64  # latents in the fixed monitoring batch
 LATENT_SEED = 7_777  # not the sample grid's seed: the monitor's batch is its own
 
@@ -90,17 +95,32 @@ class KeepBest:
 
     start: float | None = None
     floor: float | None = None
+    min_improvement: float = MIN_IMPROVEMENT  # 0: the rule before 2026-12-07 (benchmarks/monitor_check.py compares)
 
     def keeps(self, reading: Reading) -> bool:
         """Take this reading into account; True if its step becomes the kept one."""
-        fidelity = reading.smoothed_fidelity
+        return self.consider(reading.smoothed_fidelity, reading.acceptable)
+
+    def consider(self, fidelity: float, acceptable: bool) -> bool:
+        """keeps() on a reading's smoothed fidelity and whether it neither copies nor collapsed."""
         if self.start is None:
             self.start = fidelity
-        if not reading.acceptable:
+        if not acceptable:
             return False
         self.floor = fidelity if self.floor is None else min(self.floor, fidelity)
-        # A run whose fidelity only rose since its start gets no slack: only a new lowest is kept.
+        if not self.improved:  # the monitor's space has not seen the run come closer: keep the run as trained
+            return True
+        # (a first reading that did not count, copying or collapsed, can leave the floor above the start)
         return fidelity <= self.floor + LATER_TOLERANCE * max(self.start - self.floor, 0.0)
+
+    @property
+    def improved(self) -> bool:
+        """Has the run's lowest smoothed fidelity fallen to (1 - min_improvement) of its first?"""
+        if self.start is None or self.floor is None:
+            return False
+        if self.start <= 0:  # KID is unbiased, so it can read <= 0: then there is nothing to improve on
+            return self.min_improvement == 0
+        return self.floor <= (1 - self.min_improvement) * self.start
 
 
 class Monitor:

@@ -6,8 +6,11 @@ margin, composited on white, downsampled with Lanczos; exact duplicates dropped.
     node render.mjs SVG_DIR notionists 500
     python build.py SVG_DIR DATA_DIR/target-faces-notionists.zip
 
-Used for a line-art style that is in none of our sets: DiceBear "notionists" (design by Zoish,
-CC0 1.0), a test of the default fine-tune beside faces-lorelei (benchmarks/README.md).
+Used for DiceBear styles that are in none of our sets, to test the default fine-tune beyond the
+visible targets (benchmarks/README.md): "notionists" (line-art busts; design by Zoish, CC0 1.0),
+"croodles" (doodled line-art faces; vijay verma, CC BY 4.0), "pixelArt" (DiceBear, CC0 1.0) and
+"miniavs" (flat colour faces; Webpixels, CC BY 4.0), 500 seeds each (target-faces-notionists.zip,
+target-faces-croodles.zip, target-faces-pixel-art.zip, target-faces-miniavs.zip).
 """
 from __future__ import annotations
 
