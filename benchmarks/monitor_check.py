@@ -60,8 +60,8 @@ def trained_steps(target: str, shots, steps: int, every: int, preset: str = "rec
     `every` steps, then ("kept", G_ema of the rule's step, that step, the monitor's readings, the
     alarm) and ("previous", G_ema, step) of the step the previous rule (the same without its
     improvement gate, KeepBest(min_improvement=0): until 2026-12-07) would have kept. fresh: train
-    new networks of this shape from scratch instead of the target's bundled source. The run goes in chunks of one monitor period, so each
-    reading's G_ema is at hand (chunks continue bit-exactly)."""
+    new networks of this shape from scratch instead of the target's bundled source. The run goes in
+    chunks of one monitor period, so each reading's G_ema is at hand (chunks continue bit-exactly)."""
     strategies = list(PRESETS[preset][0]) if preset in PRESETS else preset.split(",")
     cfg = sup.make_config(strategies, [], steps, lr or preset_lr(preset, 2e-4), 16, 0)
     source = None if fresh else CHECKPOINTS / source_for(target)
@@ -212,14 +212,17 @@ def signals(rows: list[dict]) -> list[str]:
     held-out KID over the saved steps that have a reading."""
     from scipy.stats import spearmanr
 
-    lines = ["| target | shots | space | " + " | ".join(SIGNALS) + " |", "|---|---|---" + "|---" * len(SIGNALS) + "|"]
+    lines = ["| target | shots | preset | saved steps | space | " + " | ".join(SIGNALS) + " |",
+             "|---|---|---|---|---" + "|---" * len(SIGNALS) + "|"]
     for row in rows:
         at = {r["step"]: r for r in row["readings"]}
         steps = [s for s in map(int, row["saved"]) if s in at]
         for space in SPACES:
             held_out = [row["saved"][str(s)][space] for s in steps]
             rho = [spearmanr([at[s][k] for s in steps], held_out)[0] for k in SIGNALS]
-            lines.append(f"| {row['target']} | {row['shots']} | {space} | " + " | ".join(f"{r:+.2f}" for r in rho) + " |")
+            target, shots, preset = slice_key(row)
+            lines.append(f"| {target} | {shots} | {preset} | {len(steps)} | {space} | "
+                         + " | ".join(f"{r:+.2f}" for r in rho) + " |")
     return lines
 
 
