@@ -2,7 +2,7 @@
 
     python benchmarks/default_vs_source.py --data-dir DIR [--targets faces-lorelei ...] [--steps N]
                                           [--milestones 450 1350 ...] [--strategies NAME ...] [--betas B1 B2]
-                                          [--lr-g LR]
+                                          [--lr-g LR] [--ema-halflife IMAGES] [--ema-rampup F]
                                           [--option STRATEGY.FIELD=VALUE ...]
 
 For each visible target (DIR/target-<name>.zip): 10 shots drawn by seed 0 (--seed), the matching bundled
@@ -15,7 +15,8 @@ benchmarks/lineart_target/) uses the bundled source its name starts with. --mile
 one line each: how KID falls with more steps. --option (as in `tgan finetune`) changes one of the
 default preset's strategy options (e.g. projected_d.mixing=random), and --strategies trains other
 strategies at the same settings (e.g. transfer_d projected_d diffaug), to compare a variant of the default;
---betas sets Adam's betas of G and D (e.g. 0 0.99, as Projected GAN trains), --lr-g G's own learning rate.
+--betas sets Adam's betas of G and D (e.g. 0 0.99, as Projected GAN trains), --lr-g G's own learning rate,
+--ema-halflife and --ema-rampup G_ema's averaging (TrainConfig.ema_halflife_images, .ema_rampup).
 """
 from __future__ import annotations
 
@@ -116,6 +117,11 @@ def main() -> None:
                    help="the strategies to train (default: the default preset's), to compare a variant")
     p.add_argument("--option", action="append", default=[], metavar="STRATEGY.FIELD=VALUE",
                    help="a strategy option, e.g. projected_d.mixing=random (repeatable)")
+    p.add_argument("--ema-halflife", type=int, default=None,
+                   help=f"G_ema's half-life in images seen (default: the app's, {TrainConfig.ema_halflife_images})")
+    p.add_argument("--ema-rampup", type=float, default=None,
+                   help="cap G_ema's half-life at this fraction of the images seen so far (StyleGAN-ADA: 0.05; "
+                        f"default: the app's, {TrainConfig.ema_rampup})")
     p.add_argument("--seed", type=int, default=0, help="draws the 10 shots and seeds the run (default 0)")
     p.add_argument("--milestones", type=int, nargs="*", default=[],
                    help="also score the last step here (the run's own steps, in the same run)")
@@ -123,8 +129,10 @@ def main() -> None:
     if any(not 0 < m < a.steps for m in a.milestones):
         p.error(f"each milestone must lie between 0 and --steps ({a.steps}): a run cannot be scored past its end")
     overrides = {**(dict(beta1=a.betas[0], beta2=a.betas[1]) if a.betas else {}),
-                 **({"lr_g": a.lr_g} if a.lr_g is not None else {})}
-    # A bad --strategies, --option, --betas or --lr-g fails here, before any training: the CLI's
+                 **({"lr_g": a.lr_g} if a.lr_g is not None else {}),
+                 **({"ema_halflife_images": a.ema_halflife} if a.ema_halflife is not None else {}),
+                 **({"ema_rampup": a.ema_rampup} if a.ema_rampup is not None else {})}
+    # A bad --strategies, --option, --betas, --lr-g or --ema-* fails here, before any training: the CLI's
     # parsing, the strategies' own checks, TrainConfig's ranges.
     try:
         names = with_base(a.strategies)[0]

@@ -14,9 +14,10 @@ import re
 from pathlib import Path
 
 from tgan import load_model
+from tgan.advisor import style_features
 from tgan.checkpoint import FINGERPRINT
 from tgan.evaluation import evaluate_model_or_samples
-from tgan import load_images, metrics, sampling, scoring
+from tgan import load_images, sampling, scoring
 from tgan.subsets import random_subset
 from tgan.nets import count_params
 from tgan.paths import CHECKPOINTS
@@ -128,15 +129,17 @@ Reproduce with
 """
 
 
-def write_fingerprint(folder: Path, data: Path, n: int = 64) -> None:
-    """fingerprint.safetensors: Inception features (fp16) of a seeded random n of the training
-    images, which the app compares uploads with to pre-select the nearest source."""
+def write_fingerprint(folder: Path, data: Path, n: int = 1000) -> None:
+    """fingerprint.safetensors: the advisor's style features (fp16, `tgan.advisor.style_features`) of
+    a seeded random n of the training images, which the app compares uploads with to pre-select the
+    nearest source. Fewer made the pick depend on which images were drawn (benchmarks/README,
+    "Which source the advisor names")."""
     from safetensors.torch import save_file
     import torch
 
     images = random_subset(load_images(data, 64, max_images=None), n, seed=0).as_float()
-    feats = torch.from_numpy(metrics.InceptionFeatures()(images)).half()  # (n, 2048)
-    save_file({"inception": feats.contiguous()}, str(folder / FINGERPRINT))
+    feats = torch.from_numpy(style_features(images)).half()  # (n, 496)
+    save_file({"style": feats.contiguous()}, str(folder / FINGERPRINT))
 
 
 def _hours_from_card(folder: Path) -> str:

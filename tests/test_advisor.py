@@ -45,3 +45,25 @@ def test_few_images_get_a_warning_and_the_cli_prints_one_json_object(tmp_path):
     advice = json.loads(done.stdout)
     assert set(advice) == {"source", "preset", "steps", "why"} and advice["source"] == "faces"
     assert "only 3 images" in advice["why"]
+
+
+def test_a_source_holding_a_twin_of_every_image_ranks_first_and_old_fingerprints_are_skipped(tmp_path, monkeypatch):
+    from safetensors.torch import save_file
+
+    from tgan import advisor
+    from tgan.advisor import fingerprints, rank_sources, style_features
+
+    mine = load_images(EXAMPLES / "kanji-gyosho", 64).as_float()[:4]
+    others = load_images(EXAMPLES / "emoji-3d-animals", 64).as_float()[:4]
+    feats = style_features(torch.cat([mine, others]))  # (8, 496)
+    assert feats.shape == (8, 496) and (feats[:4] != feats[4:]).any()
+    for name, rows, key in [("twins", feats[:4], "style"), ("others", feats[4:], "style"),
+                            ("old", feats[:4], "inception")]:
+        (tmp_path / name).mkdir()
+        save_file({key: torch.from_numpy(rows).half()}, str(tmp_path / name / "fingerprint.safetensors"))
+    prints = fingerprints({name: tmp_path / name for name in ("twins", "others", "old")})
+    assert set(prints) == {"twins", "others"}  # a fingerprint of Inception features only is not comparable
+    similar = rank_sources(feats[:4], prints)  # every fingerprint image is a neighbour here (4 < NEIGHBOURS)
+    assert similar["others"] < similar["twins"] < 0.999
+    monkeypatch.setattr(advisor, "NEIGHBOURS", 1)
+    assert rank_sources(feats[:4], prints)["twins"] > 0.999  # each image's nearest is its twin

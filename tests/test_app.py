@@ -514,3 +514,19 @@ def test_an_output_image_is_replaced_whole_in_the_cache_never_rewritten_in_place
         assert second == first and os.fstat(download.fileno()).st_ino != os.stat(first).st_ino
         assert download.read() == Path(first).read_bytes()  # whole, not truncated under the reader
     assert [f.name for f in Path(first).parent.iterdir()] == ["image.png"]  # no temporary file left
+
+
+def test_the_final_monitor_text_says_why_the_kept_step_was_kept():
+    from tgan.events import Monitored
+    from webapp.text import monitor_report
+
+    def readings(ranked: bool, best: int):
+        return [Monitored(850, 1.0, 1.0, 0.01, "healthy", best, 0.01, ranked),
+                Monitored(900, 0.1, 1.0, 0.01, "copying", best, 0.01, ranked)]
+
+    ranked = monitor_report(readings(True, 850), final=True)
+    assert "best step, **850** (the latest step as close to your images as the closest one" in ranked
+    gated = monitor_report(readings(False, 850), final=True)
+    assert "best step, **850** (the latest step that neither copies nor collapsed" in gated
+    assert "never fell to half its first reading" in gated and "the last step, 900, is kept too" in gated
+    assert "Best step so far: **850**" in monitor_report(readings(False, 850))  # live: no explanation yet

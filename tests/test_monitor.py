@@ -88,6 +88,10 @@ def test_readings_every_step_and_the_best_step_is_what_gets_saved(image_dir, tmp
             if r.smoothed_fidelity <= floor + LATER_TOLERANCE * max(start - floor, 0.0):
                 kept = r.step
     assert kept is not None and readings[-1].best_step == kept
+    replay = KeepBest()  # each reading says whether the rule ranks by fidelity yet (the app's final text)
+    for r in readings:
+        replay.consider(r.smoothed_fidelity, r.verdict not in ("copying", "collapsed"))
+        assert r.ranked == replay.improved
     config = read_config(tmp_path / "run")
     assert config["best"]["step"] == kept and config["step"] == 6
     assert config["fidelity_start"] == pytest.approx(start) and config["fidelity_floor"] == pytest.approx(floor)

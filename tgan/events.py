@@ -48,6 +48,9 @@ class Monitored:
     verdict: str  # "far from the shots", "healthy", "starting to copy", "copying" or "collapsed"
     best_step: int | None  # the best step so far by the keep-best rule (None: none qualifies yet)
     smoothed_fidelity: float  # mean fidelity of this and the 2 readings before: what keep-best ranks
+    # True once keep-best ranks steps by that fidelity (it has fallen by tgan.monitor.MIN_IMPROVEMENT);
+    # until then the kept step is the latest one that neither copies nor collapsed
+    ranked: bool
 
 
 @dataclass(frozen=True)

@@ -186,7 +186,8 @@ def run_steps(run: TrainingRun, until: int, stop=None, deadline: float | None = 
         if run.monitor is not None and (run.step % cfg.monitor_every == 0 or run.step == cfg.steps):
             reading = run.observe()
             yield Monitored(run.step, reading.memorisation, reading.diversity, reading.fidelity, reading.verdict,
-                            run.best.step if run.best is not None else None, reading.smoothed_fidelity)
+                            run.best.step if run.best is not None else None, reading.smoothed_fidelity,
+                            run.keep_best.improved)
             alarm = _alarm(reading, cfg, run)
             if alarm:
                 return Outcome("alarm", run.step, alarm)

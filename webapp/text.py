@@ -61,9 +61,12 @@ def monitor_report(readings, final: bool = False) -> str:
     r = readings[-1]
     best = f" Best step so far: **{r.best_step}**." if r.best_step is not None else ""
     if final and r.best_step is not None:
-        best = (f" Explore and the download use the best step, **{r.best_step}** (the latest step as close to "
-                f"your images as the closest one, within the monitor's noise, while not copying or collapsed); the last step, {r.step}, is kept too." if r.best_step != r.step else
-                f" The last step, {r.step}, is also the best one.")
+        why = ("the latest step as close to your images as the closest one, within the monitor's noise, while not "
+               "copying or collapsed" if r.ranked else
+               "the latest step that neither copies nor collapsed: the monitor's fidelity never fell to half its "
+               "first reading, too little to rank the steps by")
+        best = (f" Explore and the download use the best step, **{r.best_step}** ({why}); the last step, {r.step}, "
+                f"is kept too." if r.best_step != r.step else f" The last step, {r.step}, is also the best one.")
     return (f"**Monitor at step {r.step}: {r.verdict}** — {MONITOR_MEANING[r.verdict]}. Copying {r.memorisation:.2f} "
             f"(~1 healthy, towards 0 copies), diversity {r.diversity:.2f} (of your images'), fidelity "
             f"{r.fidelity:.4f} (KID to your images, random-CNN space).{best}")
