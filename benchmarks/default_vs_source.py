@@ -34,7 +34,7 @@ import appkit as sup  # noqa: E402
 from tgan import ChunkEnded, TrainConfig, load_images, metrics, sampling, scoring, train_chunk  # noqa: E402
 from tgan.models import generator_from_tensors, load_model  # noqa: E402
 from tgan.bench import TARGETS as SOURCE_FOR  # noqa: E402
-from tgan.cli import parse_options  # noqa: E402
+from tgan.cli_commands import parse_options  # noqa: E402
 from tgan.cli_output import CLIError  # noqa: E402
 from tgan.paths import CHECKPOINTS  # noqa: E402
 from tgan.strategies.catalog import DEFAULT_PRESET, PRESETS, preset_lr  # noqa: E402
