@@ -5,11 +5,11 @@
 For each target (DIR/target-<name>.zip) and each draw (10 shots by seed 0, 1, ...), the source that
 `tgan.advisor` picks from the shipped fingerprints (cosine similarity to the nearest fingerprint
 images in the EfficientNet-Lite0 style features), beside the rule it replaced (the lowest
-Inception KID against 64 training images, seed 0, rebuilt here from DIR/source-<name>.zip). The right source is the
-bundled one the target's name starts with, as in default_vs_source.py (faces-notionists -> faces);
-benchmarks/README ("Which source the advisor names") has the fine-tunes that check that label
-where the rules disagree. Prints one Markdown table, one letter per draw (e = emoji, f = faces,
-k = kanji).
+Inception KID against 64 training images, seed 0, rebuilt here from DIR/source-<name>.zip). The
+right source is the bundled one the target's name starts with, as in default_vs_source.py
+(faces-notionists -> faces); benchmarks/README ("Which source the advisor names") has the
+fine-tunes that check that label where the rules disagree. Prints one Markdown table, one letter
+per draw (e = emoji, f = faces, k = kanji).
 """
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ def main() -> None:
         for draw in range(a.draws):
             shots = pick_shots(images, a.shots, draw)[0].as_float()
             similar = rank_sources(style_features(shots), style)
-            kids = {name: metrics.kid(inception(shots), fp, n_subsets=20)[0] for name, fp in old.items()}
+            shot_feats = inception(shots)  # (shots, 2048)
+            kids = {name: metrics.kid(shot_feats, fp, n_subsets=20)[0] for name, fp in old.items()}
             for rule, pick in (("style", max(similar, key=similar.get)), ("inception", min(kids, key=kids.get))):
                 picks[rule] += pick[0]
                 right[rule] += pick == expected

@@ -26,12 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from tgan import aligned_pixels, load_images, metrics, scoring  # noqa: E402
-from tgan.features import EfficientNetTaps  # noqa: E402
+from tgan.advisor import style_features  # noqa: E402
 from tgan.monitor import COPYING  # noqa: E402
 from tgan.random_features import RandomCNNFeatures  # noqa: E402
 from tgan.subsets import pick_shots, random_subset  # noqa: E402
@@ -77,21 +76,6 @@ def copiers(shots: torch.Tensor) -> dict[str, torch.Tensor]:
     }
 
 
-class BackboneMeans:
-    """The projected D's frozen EfficientNet-Lite0: each tap's channel means, (N, 24+40+112+320)."""
-
-    def __init__(self, resolution: int):
-        self.net = EfficientNetTaps(resolution)
-
-    @torch.no_grad()
-    def __call__(self, x: torch.Tensor) -> np.ndarray:
-        out = []
-        for start in range(0, len(x), 128):
-            taps = self.net(x[start:start + 128])
-            out.append(torch.cat([t.mean((2, 3)) for t in taps], 1).double().numpy())
-        return np.concatenate(out)
-
-
 def in_features(embed):
     """A feature space's memorisation (tgan.metrics.copy_ratio, the monitor's ratio in that
     space): images (N, 3, R, R), shots (K, 3, R, R) -> float."""
@@ -102,7 +86,7 @@ def in_aligned_pixels(images: torch.Tensor, shots: torch.Tensor) -> float:
     return aligned_pixels.ShotIndex(shots).memorisation(images)
 
 
-SPACES = {"random-cnn": lambda: in_features(RandomCNNFeatures()), "backbone": lambda: in_features(BackboneMeans(64)),
+SPACES = {"random-cnn": lambda: in_features(RandomCNNFeatures()), "backbone": lambda: in_features(style_features),
           "inception": lambda: in_features(scoring.default_extractors("cpu")["inception"]),
           "aligned pixels": lambda: in_aligned_pixels}
 

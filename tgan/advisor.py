@@ -13,6 +13,7 @@ well past that). The distance of the chosen source's samples to your images, in 
 space, says how far the fine-tune has to go."""
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,13 +46,20 @@ class Advice:
         return {k: v for k, v in asdict(self).items()}
 
 
+@functools.lru_cache(maxsize=2)
+def _backbone(resolution: int):
+    """The frozen EfficientNet-Lite0 at this resolution, built once per process: a build copies and
+    fuses its weights, which callers scoring many small batches would otherwise repeat."""
+    from .features import EfficientNetTaps
+
+    return EfficientNetTaps(resolution)
+
+
 def style_features(images: torch.Tensor, batch_size: int = 64) -> np.ndarray:
     """(N, 3, R, R) in [-1, 1] -> (N, 496): each EfficientNet-Lite0 stage's feature map, averaged
     over its positions, concatenated (24 + 40 + 112 + 320 channels). The four stages see strokes,
     parts and shapes; the pooled maps say what is drawn and how, not where."""
-    from .features import EfficientNetTaps
-
-    net = EfficientNetTaps(images.shape[-1])
+    net = _backbone(images.shape[-1])
     with torch.no_grad():
         out = [torch.cat([tap.mean((2, 3)) for tap in net(batch)], 1)
                for batch in images.split(batch_size)]
