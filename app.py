@@ -9,7 +9,8 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import webapp.plumbing  # noqa: E402,F401  first: on a ZeroGPU Space, `spaces` must load before torch
-from webapp.layout import build_demo, launch_options  # noqa: E402
+from webapp.layout import build_demo  # noqa: E402
+from webapp.theme import launch_options  # noqa: E402
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)

@@ -33,7 +33,7 @@ import torch  # noqa: E402
 import appkit as sup  # noqa: E402
 from tgan import ChunkEnded, TrainConfig, load_images, metrics, sampling, scoring, train_chunk  # noqa: E402
 from tgan.models import generator_from_tensors, load_model  # noqa: E402
-from tgan.bench import TARGETS as SOURCE_FOR  # noqa: E402
+from tgan.bench_config import TARGETS as SOURCE_FOR  # noqa: E402
 from tgan.cli_commands import parse_options  # noqa: E402
 from tgan.cli_output import CLIError  # noqa: E402
 from tgan.paths import CHECKPOINTS  # noqa: E402

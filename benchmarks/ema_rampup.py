@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from tgan.bench import TARGETS, Scorer, split_target
+from tgan.bench import Scorer, split_target
+from tgan.bench_config import TARGETS
 from tgan.config import TrainConfig
 from tgan.data import load_images
 from tgan.events import Failed

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from tgan import load_images, load_model, sanity, scoring
-from tgan.bench import TARGETS
+from tgan.bench_config import TARGETS
 from tgan.subsets import pick_shots
 from tgan.paths import CHECKPOINTS
 from tgan.sampling import sample_seeds

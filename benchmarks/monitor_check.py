@@ -40,7 +40,7 @@ from tgan.config import FAMILIES, ModelConfig  # noqa: E402
 from tgan.events import Monitored  # noqa: E402
 from tgan.models import generator_from_tensors  # noqa: E402
 from tgan.monitor import COPYING, LATER_TOLERANCE, MIN_IMPROVEMENT, STARTING_TO_COPY, KeepBest  # noqa: E402
-from tgan.bench import TARGETS as SOURCE_FOR  # noqa: E402
+from tgan.bench_config import TARGETS as SOURCE_FOR  # noqa: E402
 from default_vs_source import source_for  # noqa: E402 (a target of our own: its name's first word)
 from tgan.paths import CHECKPOINTS  # noqa: E402
 from tgan.strategies.catalog import PRESETS, preset_lr  # noqa: E402

@@ -39,8 +39,10 @@ from torch import nn
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tgan.bench import DEFAULT_DATA_DIR, run_name, split_target  # noqa: E402
-from tgan.bench_report import save_strip, write_json  # noqa: E402
+from tgan.bench import run_name, split_target  # noqa: E402
+from tgan.bench_config import DEFAULT_DATA_DIR  # noqa: E402
+from tgan.bench_pictures import save_strip  # noqa: E402
+from tgan.bench_report import write_json  # noqa: E402
 from tgan.data import load_images  # noqa: E402
 from tgan.models import describe_device  # noqa: E402
 

@@ -28,7 +28,7 @@ import torch  # noqa: E402
 from default_vs_source import default_finetune, ten_shots  # noqa: E402  (this folder's, the same run)
 from tgan import load_images, load_model, metrics, sampling, scoring  # noqa: E402
 from tgan.models import generator_from_tensors  # noqa: E402
-from tgan.bench import TARGETS as SOURCE_FOR  # noqa: E402
+from tgan.bench_config import TARGETS as SOURCE_FOR  # noqa: E402
 from tgan.paths import CHECKPOINTS  # noqa: E402
 from tgan.subsets import random_subset  # noqa: E402
 

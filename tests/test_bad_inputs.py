@@ -353,11 +353,11 @@ def test_bad_input(case: Case, tmp_path, tiny_source, capsys):
 
 def test_zip_total_size_cap(tmp_path, monkeypatch):
     """Many members that each pass the per-file cap still stop at the whole-zip cap."""
-    import tgan.data
+    import tgan.image_files
 
     members = {f"{i}.png": _bytes(_noise(32, seed=i), "PNG") for i in range(6)}
     path = _zip(tmp_path / "many.zip", members)
-    monkeypatch.setattr(tgan.data, "MAX_ZIP_BYTES", 3 * max(len(m) for m in members.values()))
+    monkeypatch.setattr(tgan.image_files, "MAX_ZIP_BYTES", 3 * max(len(m) for m in members.values()))
     with pytest.raises(DataError, match="uncompressed"):
         load_images(path, RES)
 

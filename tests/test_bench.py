@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from tgan import bench
+from tgan import bench, bench_config
 from tgan.bench_report import END, START, aggregate, markdown_table, write_readme_table
 from tgan.events import BenchReportsWritten, BenchRunStarted, BenchSliceSkipped
 from tgan.strategies import PRESET_LR
@@ -41,7 +41,7 @@ def _config(tmp_path, data, sources, readme, **kw):
                    targets={"tiny": "tiny"}, shots=[4], seeds=[0], presets=["recommended", "from scratch"],
                    budget_s=2.0, n=16, curve_n=8, curve_points=2, reference_cap=6, batch=4, grid_cols=4,
                    readme=str(readme))
-    return bench.make_config("quick", **{**options, **kw})
+    return bench_config.make_config("quick", **{**options, **kw})
 
 
 def test_bench_end_to_end(tmp_path, bench_setup, one_thread):
@@ -159,12 +159,12 @@ def test_config_from_cli_args():
     args = argparse.Namespace(command="bench", config="quick", out=None, targets=["faces-lorelei", "x=emoji"],
                               presets=["FreezeD"], shots_list=[5], seeds=[3, 4], budget_seconds=7.0, force=True,
                               n=None, no_readme=True)
-    cfg = bench.config_from_args(args)
+    cfg = bench_config.config_from_args(args)
     assert cfg.targets == {"faces-lorelei": "faces", "x": "emoji"} and cfg.presets == ["FreezeD"]
     assert (cfg.shots, cfg.seeds, cfg.budget_s, cfg.force, cfg.n, cfg.readme) == ([5], [3, 4], 7.0, True, 100, None)
-    assert bench.config_from_args(argparse.Namespace(config="full", out="x")).budget_s == 180.0
+    assert bench_config.config_from_args(argparse.Namespace(config="full", out="x")).budget_s == 180.0
     with pytest.raises(ValueError, match="which source"):
-        bench.parse_targets(["unknown-set"])
+        bench_config.parse_targets(["unknown-set"])
 
 
 def test_cli_bench_options():
@@ -177,7 +177,7 @@ def test_cli_bench_options():
                                           "--lr", "5e-4", "--keep-best", "--threads", "1"])
     except SystemExit:
         pytest.skip("tgan/cli.py has no bench options beyond --config/--out yet")
-    cfg = bench.config_from_args(args)
+    cfg = bench_config.config_from_args(args)
     assert (cfg.data_dir, cfg.targets, cfg.shots, cfg.seeds, cfg.budget_s, cfg.n, cfg.lr) == (
         "/d", {"t": "emoji"}, [4], [0, 1], 3.0, 8, 5e-4)
     assert bench.preset_learning_rate(cfg, "TransferGAN") == 5e-4  # a sweep overrides every preset

@@ -9,19 +9,18 @@ existing ones are skipped (resumable) unless force. Reports are written by tgan.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import tempfile
 import threading
 import time
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import __version__, bench_report
+from . import __version__, bench_pictures, bench_report
+from .bench_config import BenchConfig, check
 from .checkpoint import read_config
 from .config import TrainConfig, monitor_period
 from .data import DataError, load_images
@@ -29,85 +28,18 @@ from .subsets import pick_shots
 from .events import (BenchEvent, BenchReportsWritten, BenchRunDone, BenchRunStarted, BenchSliceSkipped, Failed,
                      Finished, Started, Step)
 from .models import load_model, load_source
-from .paths import CHECKPOINTS, REPO_ROOT
 from .sampling import sample_seeds
-from .strategies import DEFAULT_PRESET, PRESETS, preset_lr, resolve
+from .strategies import preset_lr, resolve
 from .trainer import train
 
-# target set name (target-NAME.zip) -> the bundled source it is adapted from
-TARGETS = {"emoji-3d-animals": "emoji", "faces-lorelei": "faces", "kanji-gyosho": "kanji"}
-DEFAULT_DATA_DIR = os.environ.get("TGAN_DATA", "")  # the folder with target-*.zip; or --data-dir
 MAX_STEPS = TrainConfig.LIMITS["steps"][1]  # so the wall-clock budget is what ends a run
 KEEP_BEST_PERIOD = monitor_period(MAX_STEPS)  # steps between monitor readings with keep_best: the app's, for a long run
 SAME = ("budget_s", "reference_cap", "feature_extractor")  # a resume reuses runs that match these
 
 
-@dataclass
-class BenchConfig:
-    name: str = "full"
-    targets: dict[str, str] = field(default_factory=lambda: dict(TARGETS))
-    shots: list[int] = field(default_factory=lambda: [10, 25])
-    seeds: list[int] = field(default_factory=lambda: [0, 1])
-    presets: list[str] = field(default_factory=lambda: list(PRESETS))
-    budget_s: float = 180.0  # training wall-clock per run, the same for every preset
-    n: int = 500  # generated samples scored per finished run
-    curve_points: int = 3  # KID measured after each 1/curve_points of the budget
-    curve_n: int = 100  # samples for the intermediate curve points
-    reference_cap: int = 500  # at most this many held-out images as the reference
-    batch: int = TrainConfig.batch_size
-    lr: float | None = None  # Adam rate of G and D for every preset; None: each preset's own (PRESET_LR)
-    # Score each run at the step the live monitor's keep-best rule kept, as the app does (monitor
-    # every KEEP_BEST_PERIOD steps, charged to the budget); off: the last step.
-    keep_best: bool = False
-    grid_cols: int = 10
-    data_dir: str = DEFAULT_DATA_DIR
-    sources: str = str(CHECKPOINTS)
-    out: str = str(REPO_ROOT / "benchmarks")
-    force: bool = False
-    readme: str | None = str(REPO_ROOT / "README.md")
-
-
-def make_config(name: str = "full", **overrides) -> BenchConfig:
-    """`full` (the published table) or `quick` (a smoke run of a minute or two); None = keep."""
-    if name not in ("full", "quick"):
-        raise ValueError(f"unknown benchmark config {name!r}; use full or quick")
-    base = BenchConfig() if name == "full" else BenchConfig(
-        name="quick", targets={"emoji-3d-animals": "emoji"}, shots=[10], seeds=[0], budget_s=20.0, n=100,
-        presets=[DEFAULT_PRESET, "TransferGAN", "from scratch"], curve_points=2, curve_n=50,
-        out=str(REPO_ROOT / "benchmarks" / "quick"), readme=None)
-    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
-
-
-def parse_targets(items) -> dict[str, str]:
-    """["emoji-3d-animals", "tiny=mysource"] -> {target: source}; known targets need no source."""
-    out = {}
-    for item in items:
-        name, _, source = str(item).partition("=")
-        name = name.removeprefix("target-").removesuffix(".zip")
-        if not (source or name in TARGETS):
-            raise ValueError(f"target {name!r}: say which source it adapts from, e.g. {name}=emoji "
-                             f"(known targets: {', '.join(TARGETS)})")
-        out[name] = source or TARGETS[name]
-    return out
-
-
 def run_name(target: str, shots: int, row: str, seed: int) -> str:
     """runs/<target>-<shots>shot-<row slug>-seed<s>: "from scratch" -> "from-scratch"."""
     return f"{target}-{shots}shot-{re.sub(r'[^a-z0-9]+', '-', row.lower()).strip('-')}-seed{seed}"
-
-
-def _check(cfg: BenchConfig) -> None:
-    """Fail in seconds, not hours in: every file, source and preset must exist up front."""
-    for preset in cfg.presets:
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
-    for target, source in cfg.targets.items():
-        if not (Path(cfg.data_dir) / f"target-{target}.zip").is_file():
-            raise FileNotFoundError(f"no target-{target}.zip in {cfg.data_dir} (set --data-dir)")
-        if not (Path(cfg.sources) / source / "config.json").is_file():
-            raise FileNotFoundError(f"no source model {source!r} in {cfg.sources} (set --sources)")
-    if min(cfg.shots) < 1 or cfg.budget_s <= 0 or min(cfg.n, cfg.curve_n, cfg.curve_points) < 1:
-        raise ValueError("shots, budget, n, curve points and curve n must all be positive")
 
 
 def split_target(full, shots: int, seed: int, cap: int):
@@ -224,7 +156,7 @@ def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
                       "kid_spaces": {name: k for name, (k, _) in kids.items()}})
         if last:
             final.update(scorer.score(feats, ref_feats, train_feats))
-            bench_report.save_strip(fake[:cfg.grid_cols], out / "runs" / f"{name}.png")
+            bench_pictures.save_strip(fake[:cfg.grid_cols], out / "runs" / f"{name}.png")
         eval_s[0] += time.perf_counter() - t
 
     yield BenchRunStarted(name, cfg.budget_s, resolve(preset))
@@ -251,7 +183,7 @@ def preset_learning_rate(cfg: BenchConfig, preset: str) -> float:
 def run_bench(cfg: BenchConfig, extractors: dict | None = None, cache=None) -> Iterator[BenchEvent]:
     """Run (or resume) the benchmark; write runs/*.json, results.json/md, plot, grids, README.
     A generator of BenchEvents; the last one, BenchReportsWritten, carries the results."""
-    _check(cfg)
+    check(cfg)
     out = Path(cfg.out)
     scorer = Scorer(extractors, cache)
     # Folders are this machine's business: the committed results name the settings, not the paths.
@@ -300,7 +232,7 @@ def run_bench(cfg: BenchConfig, extractors: dict | None = None, cache=None) -> I
                             "heldout_size": len(heldout.names), "shot_names": shot_set.names}
                 if "source" in todo:  # the unadapted source against the same held-out reference
                     fake = sample_seeds(source.G, range(cfg.n))
-                    bench_report.save_strip(fake[:cfg.grid_cols], out / "runs" / f"{names['source']}.png")
+                    bench_pictures.save_strip(fake[:cfg.grid_cols], out / "runs" / f"{names['source']}.png")
                     save(out / "runs" / f"{names['source']}.json",
                          {"kind": "source", "row": "source (unadapted)", "wall_clock": 0.0, "steps": 0,
                           "images_seen": 0, "metrics": scorer.score(scorer.fake(fake), ref_feats, train_feats)},
@@ -310,7 +242,7 @@ def run_bench(cfg: BenchConfig, extractors: dict | None = None, cache=None) -> I
                                                     ref_feats, train_feats, source, out)
                     save(out / "runs" / f"{names[preset]}.json", record, **run_meta)
             first_shots, _ = pick_shots(full, shots_n, cfg.seeds[0])
-            grids.append(bench_report.write_grid(out, target, shots_n, cfg.seeds[0], ["source", *cfg.presets],
+            grids.append(bench_pictures.write_grid(out, target, shots_n, cfg.seeds[0], ["source", *cfg.presets],
                                                  first_shots.images[:cfg.grid_cols], run_name))
     results, written = bench_report.write_reports(out, settings)
     updated = bool(cfg.readme) and bench_report.write_readme_table(out / "results.json", cfg.readme)
@@ -324,17 +256,3 @@ def run_bench_to_end(cfg: BenchConfig, extractors: dict | None = None, cache=Non
         if isinstance(event, BenchReportsWritten):
             return event.results
     raise RuntimeError("run_bench ended without writing its reports")
-
-
-def config_from_args(args) -> BenchConfig:
-    """argparse namespace from `tgan bench` -> BenchConfig. Options cli.py lacks are treated as unset."""
-    opt = lambda name: getattr(args, name, None)  # noqa: E731
-    targets = parse_targets(opt("targets")) if opt("targets") else None
-    cfg = make_config(opt("config") or "full", out=opt("out"), data_dir=opt("data_dir"), sources=opt("sources"),
-                      targets=targets, presets=opt("presets"), shots=opt("shots_list"), seeds=opt("seeds"),
-                      budget_s=opt("budget_seconds"), n=opt("n"), reference_cap=opt("reference_cap"),
-                      curve_points=opt("curve_points"), batch=opt("batch"), lr=opt("lr"), force=bool(opt("force")) or None,
-                      keep_best=bool(opt("keep_best")) or None,
-                      readme=opt("readme"))
-    return dataclasses.replace(cfg, readme=None) if opt("no_readme") else cfg
-

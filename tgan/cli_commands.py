@@ -159,7 +159,8 @@ def cmd_eval(a) -> None:
 
 
 def cmd_bench(a) -> None:
-    from .bench import config_from_args, run_bench  # the benchmark harness, only when used
+    from .bench import run_bench  # the benchmark harness, only when used
+    from .bench_config import config_from_args
 
     try:
         for ev in run_bench(config_from_args(a)):

@@ -11,9 +11,6 @@ import hashlib
 import io
 import os
 import warnings
-import zipfile
-import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,20 +19,13 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import DataError
+# display_name is part of this module's interface (the dataset doctor uses it)
+from .image_files import MAX_FILE_BYTES, SUPPORTED, display_name, list_sources, one_line  # noqa: F401
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 READ_FORMATS = ["PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF"]  # PIL decoders we allow (no SVG/EPS)
-SUPPORTED = "PNG, JPEG, WebP, BMP, GIF or TIFF"
 MIN_SIDE = 8  # pixels on the shorter side, below which an image is refused
 MAX_PIXELS = 40_000_000  # larger images are refused before decoding (decompression bombs)
-MAX_FILE_BYTES = 50 * 2**20  # one image file
-MAX_ZIP_BYTES = 1 * 2**30  # everything read from one zip, uncompressed (zip bombs)
 DEFAULT_MAX_IMAGES = 1000  # a few-shot tool; pretraining passes max_images=None
-_HEIC = "HEIC/HEIF photos are not supported; convert them to JPEG or PNG first"
-_SUFFIX_HINTS = {".svg": "SVG is a vector format; export it as PNG first", ".heic": _HEIC, ".heif": _HEIC}
-# Errors a damaged or hostile zip can raise while listing or reading members.
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
-               NotImplementedError, RuntimeError, zlib.error)
 
 
 class _Refused(ValueError):
@@ -62,19 +52,6 @@ class ImageSet:
 
     def as_float(self) -> torch.Tensor:
         return self.images.float() / 127.5 - 1.0  # (N, 3, R, R) in [-1, 1]
-
-
-def display_name(name: str) -> str:
-    """A file name safe to print on one line: undecodable bytes and control characters escaped."""
-    try:
-        name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:  # a lone surrogate that did not come from os.fsdecode
-        name = name.encode("utf-8", "backslashreplace").decode("utf-8")
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
-
-
-def _one_line(text) -> str:
-    return " ".join(str(text).split())
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -152,118 +129,9 @@ def _decode(data: bytes, resolution: int) -> tuple[Image.Image, Original]:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
         raise ValueError(too_big) from None
     except (OSError, SyntaxError, EOFError) as exc:
-        raise ValueError(f"the image data is damaged or truncated ({_one_line(exc)})") from None
+        raise ValueError(f"the image data is damaged or truncated ({one_line(exc)})") from None
     except Exception as exc:  # noqa: BLE001 - a hostile file can trip any error inside a decoder
-        raise ValueError(f"the image could not be decoded ({type(exc).__name__}: {_one_line(exc)})") from None
-
-
-Reader = Callable[[], bytes]  # returns the file's bytes or raises ValueError(reason)
-
-
-def _reject(reason: str) -> Reader:
-    def read() -> bytes:
-        raise ValueError(reason)
-    return read
-
-
-def _suffix_reason(name: str) -> str | None:
-    suffix = os.path.splitext(name)[1].lower()
-    if suffix in IMAGE_SUFFIXES:
-        return None
-    return _SUFFIX_HINTS.get(suffix) or (
-        f"'{display_name(suffix) or 'no extension'}' is not an image type tgan reads (use {SUPPORTED})")
-
-
-def _file_reader(path: Path) -> Reader:
-    reason = _suffix_reason(path.name)
-    if reason:
-        return _reject(reason)
-
-    def read() -> bytes:
-        try:
-            with open(path, "rb") as f:  # read at most the limit + 1 byte, even if the file grows
-                size = os.fstat(f.fileno()).st_size
-                data = f.read(size + 1) if size <= MAX_FILE_BYTES else None
-        except OSError as exc:
-            raise ValueError(f"cannot read the file ({exc.strerror or exc})") from None
-        if data is None or len(data) > MAX_FILE_BYTES:
-            raise ValueError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MB")
-        return data
-    return read
-
-
-def _read_capped(stream, limit: int, chunk: int = 2**20) -> bytes:
-    """Up to limit + 1 bytes in small reads, so a decompressor never inflates more than a chunk."""
-    parts, size = [], 0
-    while size <= limit:
-        part = stream.read(min(chunk, limit + 1 - size))
-        if not part:
-            break
-        parts.append(part)
-        size += len(part)
-    return b"".join(parts)
-
-
-def _zip_sources(path: Path, stack: contextlib.ExitStack) -> list[tuple[str, Reader]]:
-    """List members; each is read (never extracted, so '../' names cannot write anywhere) on demand."""
-    where = display_name(path.name)
-    try:
-        zf = stack.enter_context(zipfile.ZipFile(path))
-        infos = zf.infolist()
-    except UnicodeDecodeError:
-        raise DataError(f"{where}: its file names are marked UTF-8 but are not; re-create the zip") from None
-    except _ZIP_ERRORS as exc:
-        raise DataError(f"{where}: not a readable zip file ({_one_line(exc)})") from None
-    total = [0]
-
-    def reader(info: zipfile.ZipInfo) -> Reader:
-        def read() -> bytes:
-            if info.flag_bits & 0x1:
-                raise ValueError("the file is encrypted; tgan cannot read password-protected zips")
-            if info.file_size > MAX_FILE_BYTES:
-                raise ValueError(f"the file unpacks to {info.file_size / 2**20:.0f} MB; "
-                                 f"the limit is {MAX_FILE_BYTES // 2**20} MB")
-            try:  # read at most the limit + 1 byte: a crafted zip's sizes can lie
-                with zf.open(info) as member:
-                    data = _read_capped(member, MAX_FILE_BYTES)
-            except _ZIP_ERRORS as exc:
-                raise ValueError(f"the file is damaged inside the zip ({_one_line(exc)})") from None
-            total[0] += len(data)
-            if total[0] > MAX_ZIP_BYTES:
-                raise DataError(f"{where}: more than {MAX_ZIP_BYTES // 2**30} GB uncompressed; "
-                                "send fewer or smaller images")
-            if len(data) > MAX_FILE_BYTES:
-                raise ValueError(f"the file unpacks to more than {MAX_FILE_BYTES // 2**20} MB")
-            return data
-        return read
-
-    items = []
-    for info in infos:
-        name = info.filename
-        if info.is_dir() or "__MACOSX" in name or Path(name).name.startswith("."):
-            continue
-        reason = _suffix_reason(name)
-        items.append((display_name(name), _reject(reason) if reason else reader(info)))
-    return items
-
-
-def _sources(paths, stack: contextlib.ExitStack) -> list[tuple[str, Reader]]:
-    """Expand files / folders / zips into (display name, reader)."""
-    items: list[tuple[str, Reader]] = []
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            items += [(display_name(str(p.relative_to(path))), _file_reader(p)) for p in files]
-        elif path.suffix.lower() == ".zip" and path.is_file():
-            items += _zip_sources(path, stack)
-        elif path.is_file():
-            items.append((display_name(path.name), _file_reader(path)))
-        elif path.exists():
-            items.append((display_name(str(path)), _reject("not a regular file or folder")))
-        else:
-            items.append((display_name(str(path)), _reject("no such file or folder")))
-    return items
+        raise ValueError(f"the image could not be decoded ({type(exc).__name__}: {one_line(exc)})") from None
 
 
 def load_images(paths, resolution: int = 64, max_images: int | None = DEFAULT_MAX_IMAGES) -> ImageSet:
@@ -273,7 +141,7 @@ def load_images(paths, resolution: int = 64, max_images: int | None = DEFAULT_MA
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     kept, names, rejected, duplicates, seen, notes, originals = [], [], [], [], set(), [], []
     with contextlib.ExitStack() as stack:
-        sources = _sources(paths, stack)
+        sources = list_sources(paths, stack)
         for i, (name, read) in enumerate(sources):
             if max_images is not None and len(kept) >= max_images:
                 notes.append(f"kept the first {max_images} images (the limit for one run); "
@@ -284,7 +152,7 @@ def load_images(paths, resolution: int = 64, max_images: int | None = DEFAULT_MA
             except DataError:
                 raise
             except ValueError as exc:
-                rejected.append((name, _one_line(exc)))
+                rejected.append((name, one_line(exc)))
                 continue
             arr = np.asarray(img, dtype=np.uint8)  # (R, R, 3)
             digest = hashlib.sha1(arr.tobytes()).digest()

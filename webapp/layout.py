@@ -12,27 +12,10 @@ from .explore import (cancel_projection, compare, download_samples, interpolate,
                       refresh_singles, select_seed, show_seeds)
 from .plumbing import (training_device, DEFAULT_STEPS, EXAMPLES, EXPLORE_CONCURRENCY, NONE_SOURCE, TRAIN_CONCURRENCY, new_session,
                        on_state_deleted, on_unload)
+from .text import INTRO
 from .setup_tabs import (choose_preset, continue_button, continue_run, loss_frame, monitor_frame, refresh_sources, score_kid,
                          source_info, stop_run, advise_run, check_images, DOCTOR_COLUMNS, train_run, upload_images, upload_source,
                          use_example)
-
-
-CSS = """
-.tgan-progress { height: 10px; border-radius: 5px; overflow: hidden; background: var(--neutral-200); }
-.tgan-progress > div { height: 100%; background: var(--color-accent); transition: width .3s; }
-.tgan-progress-text { margin: 4px 0 0; font-size: var(--text-sm); color: var(--body-text-color-subdued); }
-#samples img, #source_samples img, #seed_gallery img, #images_gallery img, #interp_img img,
-#pca_img img, #cmp_source img, #cmp_finetuned img, #source_preview img { image-rendering: pixelated; }
-#images_gallery .thumbnail-item, #seed_gallery .thumbnail-item { max-width: 128px; }
-/* the Explore tab's single images arrive at the model's resolution (square); shown at 256 px. The
-   aspect ratio holds their box before the (lazily loaded) picture arrives, so nothing jumps. */
-#interp_img img, #pca_img img, #cmp_source img, #cmp_finetuned img {
-  width: 256px; max-width: 100%; height: auto; aspect-ratio: 1 / 1; object-fit: contain; }
-"""
-
-INTRO = """# tgan · few-shot GAN transfer
-Teach a pretrained GAN a new style from a handful of images: **1** add 5–100 images, **2** pick a
-source model and a transfer strategy, **3** watch it fine-tune live, **4** explore what it learned."""
 
 
 def _option_control(strategy: str, field: str, default, help_text: str):
@@ -307,8 +290,3 @@ def build_demo() -> gr.Blocks:
             lambda: gr.update(visible=True), None, samples_zip, api_visibility="private")
         demo.unload(on_unload)
     return demo
-
-
-def launch_options() -> dict:
-    return dict(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), max_file_size="50mb",
-                css=CSS, theme=gr.themes.Soft())

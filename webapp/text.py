@@ -6,6 +6,10 @@ from tgan import Failed, Finished, ImageSet
 from tgan.monitor import COPYING, STARTING_TO_COPY
 import appkit as sup
 
+INTRO = """# tgan · few-shot GAN transfer
+Teach a pretrained GAN a new style from a handful of images: **1** add 5–100 images, **2** pick a
+source model and a transfer strategy, **3** watch it fine-tune live, **4** explore what it learned."""
+
 
 def format_duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
