@@ -122,6 +122,8 @@ def main() -> None:
     p.add_argument("--ema-rampup", type=float, default=None,
                    help="cap G_ema's half-life at this fraction of the images seen so far (StyleGAN-ADA: 0.05; "
                         f"default: the app's, {TrainConfig.ema_rampup})")
+    p.add_argument("--lr-schedule", choices=("constant", "linear"), default=None,
+                   help=f"how the rates move over the run (default: the app's, {TrainConfig.lr_schedule})")
     p.add_argument("--seed", type=int, default=0, help="draws the 10 shots and seeds the run (default 0)")
     p.add_argument("--milestones", type=int, nargs="*", default=[],
                    help="also score the last step here (the run's own steps, in the same run)")
@@ -131,7 +133,8 @@ def main() -> None:
     overrides = {**(dict(beta1=a.betas[0], beta2=a.betas[1]) if a.betas else {}),
                  **({"lr_g": a.lr_g} if a.lr_g is not None else {}),
                  **({"ema_halflife_images": a.ema_halflife} if a.ema_halflife is not None else {}),
-                 **({"ema_rampup": a.ema_rampup} if a.ema_rampup is not None else {})}
+                 **({"ema_rampup": a.ema_rampup} if a.ema_rampup is not None else {}),
+                 **({"lr_schedule": a.lr_schedule} if a.lr_schedule is not None else {})}
     # A bad --strategies, --option, --betas, --lr-g or --ema-* fails here, before any training: the CLI's
     # parsing, the strategies' own checks, TrainConfig's ranges.
     try:

@@ -59,6 +59,15 @@ def test_chunks_bit_exact_for_a_transfer_with_penalties(image_dir, tiny_source):
     assert _same(run([4]), run([1, 3])) == []
 
 
+def test_chunks_bit_exact_under_a_decaying_rate(image_dir):
+    # the schedule depends on (step, steps) alone, so a resumed chunk continues it exactly
+    images = load_images(image_dir, 32).images
+    decaying = _cfg(lr_schedule="linear")
+    whole, split = _chunked(decaying, images, [6])[0], _chunked(decaying, images, [4, 2])[0]
+    assert _same(whole, split) == []
+    assert _same(whole, _chunked(_cfg(), images, [6])[0]) != []  # and it does change the run
+
+
 def test_a_chunk_that_is_not_the_last_hands_back_a_state_to_go_on(image_dir):
     images = load_images(image_dir, 32).images
     events = list(train_chunk(_cfg(steps=50), images, None, None, TINY, max_steps=2))

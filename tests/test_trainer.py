@@ -8,6 +8,8 @@ import torch
 
 from tgan import Failed, Finished, Samples, Saved, Started, Step, TrainConfig, load_images, load_model, load_source, train
 from tgan.checkpoint import read_tensors, split_prefix
+from tgan.config import ModelConfig, from_dict
+from tgan.training_run import TrainingRun
 
 
 def _images(image_dir):
@@ -79,6 +81,23 @@ def test_bad_options_fail_cleanly(image_dir, tiny_source):
     wrong_size = torch.zeros(4, 3, 64, 64, dtype=torch.uint8)
     events = list(train(_cfg(), wrong_size, None, source=load_source(tiny_source)))
     assert isinstance(events[-1], Failed) and "32" in events[-1].message
+    events = list(train(_cfg(lr_schedule="cosine"), _images(image_dir), None, source=load_source(tiny_source)))
+    assert isinstance(events[-1], Failed) and "lr_schedule" in events[-1].message
+
+
+def test_linear_schedule_lowers_both_rates_step_by_step(image_dir, tiny_source):
+    cfg = _cfg(steps=4, lr_g=4e-4, lr_d=2e-4, lr_schedule="linear", mapping_lr_mult=0.5)
+    source = load_source(tiny_source)
+    run = TrainingRun(cfg, from_dict(ModelConfig, source.model_config), _images(image_dir), source,
+                      torch.device("cpu"))
+    seen = []
+    for _ in range(4):
+        run.train_step()
+        seen.append([[g["lr"] for g in opt.param_groups] for opt in run.opts])
+    for step, (g_rates, d_rates) in enumerate(seen, start=1):
+        factor = (4 - step + 1) / 4  # 1 at the first step, 1/steps at the last
+        assert d_rates == [2e-4 * factor] * len(d_rates)
+        assert max(g_rates) == 4e-4 * factor  # G's groups keep their multipliers' ratio
 
 
 def _ema_lag(tmp_path, image_dir, tiny_source, **kw) -> float:

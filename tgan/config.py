@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 RESOLUTIONS = (32, 64, 128)
 FAMILIES = ("dcgan", "r3gan")
 LOSSES = ("auto", "hinge", "rpgan")
+LR_SCHEDULES = ("constant", "linear")
 
 
 @dataclass
@@ -57,6 +58,11 @@ class TrainConfig:
     batch_size: int = 16  # images per step (reals and fakes alike)
     lr_g: float = 2e-4  # Adam learning rate of the generator
     lr_d: float = 2e-4  # Adam learning rate of the discriminator
+    # "constant": lr_g and lr_d throughout; "linear": both fall linearly from their value at the first
+    # step to 1/steps of it at the last (budgeted training, Li et al. 2020: for a fixed step budget a
+    # rate that decays to zero beats a constant one). A function of (step, steps) only, so chunked and
+    # resumed runs follow it exactly.
+    lr_schedule: str = "constant"
     beta1: float = 0.5  # Adam beta1; 0.5 is the DCGAN choice that keeps GAN updates stable
     beta2: float = 0.999  # Adam beta2
     mapping_lr_mult: float = 0.01  # G's z->w MLP learns 100x slower (StyleGAN): at full rate it collapses
@@ -110,6 +116,8 @@ class TrainConfig:
                 raise ValueError(f"{name}={value!r} is out of range; use a value in [{lo}, {hi}]")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if not self.strategies:
             raise ValueError("choose at least one strategy (e.g. 'scratch' or 'transfer_d')")
         return self

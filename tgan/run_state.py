@@ -19,7 +19,8 @@ def make_optimizers(run: RunModels, cfg: TrainConfig) -> tuple[torch.optim.Adam,
             full = f"{prefix}.{name}"
             mult = next((m for pre, m in run.lr_multipliers.items() if full.startswith(pre)), 1.0)
             by_mult.setdefault(mult, []).append(p)
-        return [{"params": ps, "lr": lr * m} for m, ps in sorted(by_mult.items(), reverse=True)]
+        # base_lr: the group's rate before the schedule scales it (set_learning_rates)
+        return [{"params": ps, "lr": lr * m, "base_lr": lr * m} for m, ps in sorted(by_mult.items(), reverse=True)]
 
     betas = (cfg.beta1, cfg.beta2)
     g_groups, d_groups = groups("G", run.G, cfg.lr_g), groups("D", run.D, cfg.lr_d)
@@ -30,6 +31,19 @@ def make_optimizers(run: RunModels, cfg: TrainConfig) -> tuple[torch.optim.Adam,
     fused = True if g_groups[0]["params"][0].device.type in ("cpu", "cuda") else None  # None: torch's default
     return (torch.optim.Adam(g_groups, betas=betas, fused=fused),
             torch.optim.Adam(d_groups, betas=betas, fused=fused))
+
+
+def lr_factor(cfg: TrainConfig, step: int) -> float:
+    """The schedule's multiplier of the base learning rates at optimisation step `step` (1-based)."""
+    if cfg.lr_schedule == "linear":
+        return max(cfg.steps - step + 1, 1) / cfg.steps  # 1 at step 1, 1/steps at the last
+    return 1.0
+
+
+def set_learning_rates(opts: tuple[torch.optim.Optimizer, ...], factor: float) -> None:
+    for opt in opts:
+        for group in opt.param_groups:
+            group["lr"] = group["base_lr"] * factor
 
 
 def ema_beta(cfg, images_seen: int) -> float:

@@ -9,7 +9,7 @@ from . import losses
 from .config import ModelConfig, TrainConfig, to_dict
 from .models import build_discriminator, build_generator, ema_copy, seeded_init
 from .nets import count_params
-from .run_state import StepSnapshot, ema_beta, make_optimizers, update_ema
+from .run_state import StepSnapshot, ema_beta, lr_factor, make_optimizers, set_learning_rates, update_ema
 from .strategies import RunModels, SourceModels, StepContext, build
 from .monitor import FIDELITY_WINDOW, KeepBest, Monitor, Reading
 from .train_state import BEST, OPTIMIZERS, RNG, TrainState, load_optimizer, module_tensors, optimizer_tensors
@@ -186,6 +186,8 @@ class TrainingRun:
         """One D update and one G update. Returns every loss term, detached, on the device, without
         reading it back (no host sync); the caller checks them for NaN every few steps."""
         cfg, run, step = self.cfg, self.models, self.step + 1
+        if cfg.lr_schedule != "constant":
+            set_learning_rates(self.opts, lr_factor(cfg, step))
         autocast = torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.mixed)
         # One G forward per step, as in DCGAN: D trains on the detached fakes, then G's loss
         # backpropagates through the same fakes into the just-updated D. This halves G's cost.
