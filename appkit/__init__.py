@@ -8,7 +8,8 @@ ValueError subclasses (DataError, CheckpointError) with a message a user can act
 
 Modules: limits (limits of the app, parsing user input, make_config), files (folders, sources,
 zips), pictures (images for the UI; webapp/text.py writes its text), handles (models for
-exploring, scoring), live_run (one run, driven chunk by chunk), session (one browser session). This module
+exploring, scoring), live_run (one run, driven chunk by chunk), own_thread (a chunk on a thread of its
+own), session (one browser session). This module
 re-exports what app.py uses.
 """
 from tgan.errors import CheckpointError, DataError
@@ -22,6 +23,7 @@ from .limits import (CHUNK_SECONDS, EXAMPLE_SETS, EXPLORE_THREADS, GALLERY_SEEDS
 from .pictures import display, example_preview, grid, latent_at, resolution_of, to_pils
 from .live_run import LiveRun, Snapshot
 from .own_sources import add_uploaded_source
+from .own_thread import ThreadedIterator
 from .session import RunInfo, Session
 
 __all__ = [
@@ -33,5 +35,5 @@ __all__ = [
     "MAX_STEPS", "MAX_VIDEO_FRAMES", "PCA_COMPONENTS", "PROJECTED", "SEED_MAX", "TRAIN_THREADS",
     "as_float", "as_int", "base_note", "make_config", "option_specs", "parse_seeds", "preset_strategies",
     "display", "example_preview", "grid", "latent_at", "resolution_of", "to_pils",
-    "LiveRun", "RunInfo", "Session", "Snapshot", "add_uploaded_source",
+    "LiveRun", "RunInfo", "Session", "Snapshot", "ThreadedIterator", "add_uploaded_source",
 ]

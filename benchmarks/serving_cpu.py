@@ -48,6 +48,7 @@ def main() -> None:
     a = p.parse_args()
     from playwright.sync_api import expect, sync_playwright
 
+    app.plumbing.leave_cores_to_training()  # as app.py does before anything runs
     demo = app.build_demo()
     demo.queue()
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options())

@@ -119,28 +119,35 @@ def app_image_files(tmp_path_factory):
 
 @contextlib.contextmanager
 def launched_app(checkpoints):
-    """Serve app.py's page on a local port with `checkpoints` as its source folder; yields the URL."""
+    """Serve app.py's page on a local port with `checkpoints` as its source folder; yields the URL.
+    Threads as app.py sets them (plumbing.leave_cores_to_training), put back afterwards."""
     import app
+    import torch
 
     mp = pytest.MonkeyPatch()
     mp.setenv("TGAN_CHECKPOINTS", str(checkpoints))
-    demo = app.build_demo()
-    demo.queue()
-    for attempt in range(3):
-        try:
-            _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options())
-            break
-        except ValueError as exc:
-            # gradio probes the fresh server with HEAD requests of 3 s each and gives up on the first
-            # timeout; on a loaded machine that can happen although the server is fine: try again.
-            demo.close()
-            if "localhost is not accessible" not in str(exc) or attempt == 2:
-                raise
+    threads = torch.get_num_threads()
+    app.plumbing.leave_cores_to_training()
     try:
-        yield url
+        demo = app.build_demo()
+        demo.queue()
+        for attempt in range(3):
+            try:
+                _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options())
+                break
+            except ValueError as exc:
+                # gradio probes the fresh server with HEAD requests of 3 s each and gives up on the first
+                # timeout; on a loaded machine that can happen although the server is fine: try again.
+                demo.close()
+                if "localhost is not accessible" not in str(exc) or attempt == 2:
+                    raise
+        try:
+            yield url
+        finally:
+            demo.close()
     finally:
-        demo.close()
         mp.undo()
+        torch.set_num_threads(threads)
 
 
 def api_client(url):

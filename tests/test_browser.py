@@ -1,8 +1,10 @@
 """The real page in headless Chromium: upload, train a few steps, explore; screenshots for the README.
 
 Uses the tiny test sources by default. For README screenshots with real models run
-  TGAN_SCREENSHOT_SOURCES=checkpoints TGAN_SCREENSHOT_STEPS=200 python -m pytest tests/test_browser.py
-which walks through the same steps on the first real source and the matching example set.
+  TGAN_SCREENSHOT_SOURCES=checkpoints TGAN_SCREENSHOT_EXAMPLE=faces TGAN_SCREENSHOT_STEPS=900 \
+      python -m pytest tests/test_browser.py
+which walks through the same steps on the example set of that source (default: the first real
+source's), with the advisor picking the source as it does for any upload.
 """
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ from pathlib import Path
 
 import pytest
 from conftest import launched_app
+
+from appkit import EXAMPLE_SETS
+from tgan.paths import EXAMPLES
 
 
 CHROMIUM = "/usr/bin/chromium"
@@ -39,7 +44,7 @@ def app_page_url(app_checkpoints):
         yield url
 
 
-EXAMPLE_FOR = {"emoji": "Emoji, 3D animals", "faces": "Faces, lorelei line art", "kanji": "Kanji, gyosho brush"}
+EXAMPLE_FOR = {"emoji": "emoji-3d-animals", "faces": "faces-lorelei", "kanji": "kanji-gyosho"}  # under examples/
 
 
 def shot(page, name: str) -> None:
@@ -98,9 +103,11 @@ def test_walkthrough(app_page_url, app_image_files):
         # the gallery's heading sits above it, not as a chip over the first thumbnails
         heading = page.locator("#images_gallery_label").bounding_box()
         assert heading["y"] + heading["height"] <= page.locator("#images_gallery img").first.bounding_box()["y"]
-        if REAL:  # nicer pictures: the example set that matches the first real source
+        example = None
+        if REAL:  # nicer pictures: the example set of a real source (and one of its images to put in)
             first = sorted(p.name for p in Path(REAL).iterdir() if (p / "config.json").is_file())[0]
-            page.get_by_role("button", name=EXAMPLE_FOR.get(first, "Emoji, 3D animals")).click()
+            example = EXAMPLE_FOR.get(os.environ.get("TGAN_SCREENSHOT_EXAMPLE", first), "emoji-3d-animals")
+            page.get_by_role("button", name=EXAMPLE_SETS[example]).click()
             sync_api.expect(summary).to_contain_text("16 images ready")
             sync_api.expect(page.get_by_text(app_image_files["all"][0].name)).to_have_count(0)
         shot(page, "01-images.png")
@@ -152,7 +159,8 @@ def test_walkthrough(app_page_url, app_image_files):
         assert img_src(page, "interp_img") != before
         # put an image of one's own in, then walk from it to a seed
         pca_before = img_src(page, "pca_img")
-        page.locator("#own_image input[type=file]").set_input_files(str(app_image_files["good"][3]))
+        own = sorted((EXAMPLES / example).glob("*.png"))[-1] if example else app_image_files["good"][3]
+        page.locator("#own_image input[type=file]").set_input_files(str(own))
         page.locator("#project").click()
         sync_api.expect(page.locator("#projected_text")).to_contain_text("PSNR", timeout=120_000)
         expect_image_shown(page, "projected_img")

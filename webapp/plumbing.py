@@ -44,8 +44,25 @@ _LIVE_SESSIONS: "weakref.WeakValueDictionary[str, sup.Session]" = weakref.WeakVa
 def run_chunk(cfg, images, state, source_dir, model_config, max_steps, max_seconds, stop):
     """One chunk of a run (tgan.train_chunk). On ZeroGPU this body runs in a GPU child process:
     everything in and out is pickled, and what comes back is on the CPU."""
-    torch.set_num_threads(sup.TRAIN_THREADS)  # the intra-op thread count is per OS thread
+    if ZERO_GPU:  # the GPU process: forked from a main process that runs at one thread
+        torch.set_num_threads(sup.TRAIN_THREADS)
     yield from train_chunk(cfg, images, state, source_dir, model_config, max_steps, max_seconds, stop)
+
+
+def start_chunk(*args):
+    """The next training chunk, as the handler iterates it (args: run_chunk's). In this process it
+    trains on a thread of its own from start to end (appkit.ThreadedIterator, which says why); on
+    ZeroGPU it trains in the GPU process and this thread only relays its events."""
+    chunk = run_chunk(*args)
+    return chunk if ZERO_GPU else sup.ThreadedIterator(chunk, threads=sup.TRAIN_THREADS, name="tgan-chunk")
+
+
+def leave_cores_to_training() -> None:
+    """One intra-op thread for this thread and for every thread that starts parallel work later
+    (gradio's handlers take the count then), so that none of them keeps an OpenMP team alive; a
+    training chunk and a score take TRAIN_THREADS on a thread of their own
+    (appkit.ThreadedIterator). app.py calls it before anything runs."""
+    torch.set_num_threads(1)
 
 
 def training_device() -> str:

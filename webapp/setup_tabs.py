@@ -143,9 +143,9 @@ def _run_zip(sess: sup.Session):
 @guarded
 def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed, *options, resume: bool = False):
     """Stream (loss plot, sample grid, source grid, progress, status, download) while training.
-    The handler is the unit of work: it drives the run chunk by chunk (plumbing.run_chunk, which
-    gets the GPU), so Stop, a lost chunk and a closed tab all end here. resume: continue the
-    stopped run from its last step instead of starting over."""
+    The handler is the unit of work: it drives the run chunk by chunk (plumbing.start_chunk: on a
+    thread of its own, or in the GPU process on ZeroGPU), so Stop, a lost chunk and a closed tab
+    all end here. resume: continue the stopped run from its last step instead of starting over."""
     cfg = sup.make_config(strategies, options, steps, lr, batch_size, seed)
     note = sup.base_note(strategies)
     if note:
@@ -153,7 +153,7 @@ def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed
     from_step = sess.continuable_step() if resume else None
     replacing = sess.run is not None  # a new run replaces the session's last one
     live = sess.start_run(cfg, source or None, resume=resume)
-    frames = live.drive(plumbing.run_chunk, min_interval=0.5)  # runs only when iterated
+    frames = live.drive(plumbing.start_chunk, min_interval=0.5)  # runs only when iterated
     try:  # from here on, an error or a request cancelled at any yield must end the run cleanly
         handle = sess.compare_source(source or None)
         source_img = sup.grid(sup.source_grid(handle, cfg)) if handle else None
@@ -236,7 +236,9 @@ def score_kid(sess: sup.Session, include_source: bool = False, progress=gr.Progr
     try:
         for i, (label, handle) in enumerate(targets):
             progress((i, len(targets)), desc=f"{label}: drawing {KID_SAMPLES} samples")
-            for ev in sup.score_events(handle, reference, KID_SAMPLES, train=train):
+            # on a thread of its own with the training's threads (appkit.ThreadedIterator says why)
+            for ev in sup.ThreadedIterator(sup.score_events(handle, reference, KID_SAMPLES, train=train),
+                                           threads=sup.TRAIN_THREADS, name="tgan-score"):
                 if isinstance(ev, Scored):
                     results.append((label, ev.result))
                 else:
