@@ -116,7 +116,8 @@ def main() -> None:
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options())
     try:
         c = Client(url, verbose=False, analytics_enabled=False, download_files=False)
-        print(f"source {args.source!r} on {describe_device(pick_device())}; {args.calls} calls each\n")
+        print(f"source {args.source!r}; training on {plumbing.training_device()}, exploring on "
+              f"{describe_device(pick_device())}; {args.calls} calls each\n")
 
         sess = plumbing.new_session()
         ts = [i / (args.calls - 1) for i in range(args.calls)]
