@@ -23,7 +23,7 @@ from .limits import (CHUNK_SECONDS, EXAMPLE_SETS, EXPLORE_THREADS, GALLERY_SEEDS
 from .pictures import display, example_preview, grid, latent_at, resolution_of, to_pils
 from .live_run import LiveRun, Snapshot
 from .own_sources import add_uploaded_source
-from .own_thread import ThreadedIterator
+from .own_thread import ThreadedIterator, call_on_own_thread
 from .session import RunInfo, Session
 
 __all__ = [
@@ -35,5 +35,5 @@ __all__ = [
     "MAX_STEPS", "MAX_VIDEO_FRAMES", "PCA_COMPONENTS", "PROJECTED", "SEED_MAX", "TRAIN_THREADS",
     "as_float", "as_int", "base_note", "make_config", "option_specs", "parse_seeds", "preset_strategies",
     "display", "example_preview", "grid", "latent_at", "resolution_of", "to_pils",
-    "LiveRun", "RunInfo", "Session", "Snapshot", "ThreadedIterator", "add_uploaded_source",
+    "LiveRun", "RunInfo", "Session", "Snapshot", "ThreadedIterator", "add_uploaded_source", "call_on_own_thread",
 ]

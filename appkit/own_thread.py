@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextvars
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 import torch
@@ -85,3 +85,11 @@ class ThreadedIterator(Generic[T]):
         """Wait for the thread to end; True if it has."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+
+def call_on_own_thread(fn: Callable[..., T], *args, threads: int | None = None) -> T:
+    """fn(*args) on a thread of its own at `threads` intra-op threads, as ThreadedIterator runs a
+    generator; its result (or its error) comes back here."""
+    def once() -> Iterator[T]:
+        yield fn(*args)
+    return next(ThreadedIterator(once(), threads=threads, name="tgan-call"))

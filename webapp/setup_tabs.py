@@ -61,7 +61,9 @@ def check_images(sess: sup.Session):
     """The dataset doctor's table for the uploads (tab 1), file by file."""
     if not sess.upload_paths:
         return pd.DataFrame(columns=DOCTOR_COLUMNS)
-    rows = [(f.file, f.kind, f.detail, f.action) for f in sess.check_images()]
+    # Inception over every upload: the training's threads, on a thread of its own (appkit.own_thread)
+    findings = sup.call_on_own_thread(sess.check_images, threads=sup.TRAIN_THREADS)
+    rows = [(f.file, f.kind, f.detail, f.action) for f in findings]
     return pd.DataFrame(rows or [("", "nothing to report", "", "")], columns=DOCTOR_COLUMNS)
 
 
