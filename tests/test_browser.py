@@ -90,7 +90,7 @@ def test_walkthrough(app_page_url, app_image_files):
         page.locator("button").first.wait_for()  # an upload before the app is live is lost
 
         # 1. images: good files plus a duplicate, a text file and a broken PNG
-        page.locator("input[type=file]").first.set_input_files([str(f) for f in app_image_files["all"]])
+        page.locator("#upload input[type=file]").set_input_files([str(f) for f in app_image_files["all"]])
         summary = page.locator("#upload_summary")
         sync_api.expect(summary).to_contain_text("8 images ready")
         sync_api.expect(summary).to_contain_text("notes.txt")
@@ -203,10 +203,10 @@ def test_stop_button_keeps_the_model(app_page_url, app_image_files):
 
         # one image: a thumbnail at grid size, not a picture filling the box
         page.get_by_role("tab", name="1 · Your images").click()
-        page.locator("input[type=file]").first.set_input_files([str(app_image_files["good"][0])])
+        page.locator("#upload input[type=file]").set_input_files([str(app_image_files["good"][0])])
         sync_api.expect(page.locator("#upload_summary")).to_contain_text("1 image ready")
         assert page.locator("#images_gallery img").first.bounding_box()["width"] <= 160
-        page.locator("input[type=file]").first.set_input_files([str(f) for f in app_image_files["good"]])
+        page.locator("#upload input[type=file]").set_input_files([str(f) for f in app_image_files["good"]])
         sync_api.expect(page.locator("#upload_summary")).to_contain_text("8 images ready")
         page.get_by_role("tab", name="2 · Source and strategy").click()
         page.locator("#advanced").get_by_text("Advanced").click()
