@@ -8,8 +8,8 @@ ValueError subclasses (DataError, CheckpointError) with a message a user can act
 
 Modules: limits (limits of the app, parsing user input, make_config), files (folders, sources,
 zips), pictures (images for the UI; webapp/text.py writes its text), handles (models for
-exploring, scoring), live_run (one run, driven chunk by chunk), own_thread (a chunk on a thread of its
-own), session (one browser session). This module
+exploring, scoring), live_run (one run, driven chunk by chunk), own_thread (heavy work on a thread of
+its own), session (one browser session). This module
 re-exports what app.py uses.
 """
 from tgan.errors import CheckpointError, DataError

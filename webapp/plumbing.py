@@ -60,8 +60,8 @@ def start_chunk(*args):
 def leave_cores_to_training() -> None:
     """One intra-op thread for this thread and for every thread that starts parallel work later
     (gradio's handlers take the count then), so that none of them keeps an OpenMP team alive; a
-    training chunk and a score take TRAIN_THREADS on a thread of their own
-    (appkit.ThreadedIterator). app.py calls it before anything runs."""
+    training chunk, a score and the dataset doctor take TRAIN_THREADS on a thread of their own
+    (appkit.own_thread). app.py calls it before anything runs."""
     torch.set_num_threads(1)
 
 

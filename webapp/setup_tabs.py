@@ -239,13 +239,17 @@ def score_kid(sess: sup.Session, include_source: bool = False, progress=gr.Progr
         for i, (label, handle) in enumerate(targets):
             progress((i, len(targets)), desc=f"{label}: drawing {KID_SAMPLES} samples")
             # on a thread of its own with the training's threads (appkit.ThreadedIterator says why)
-            for ev in sup.ThreadedIterator(sup.score_events(handle, reference, KID_SAMPLES, train=train),
-                                           threads=sup.TRAIN_THREADS, name="tgan-score"):
-                if isinstance(ev, Scored):
-                    results.append((label, ev.result))
-                else:
-                    progress((i + ev.done / ev.total, len(targets)),
-                             desc=f"{label}: {ev.space} features of the {ev.part}")
+            scoring = sup.ThreadedIterator(sup.score_events(handle, reference, KID_SAMPLES, train=train),
+                                           threads=sup.TRAIN_THREADS, name="tgan-score")
+            try:
+                for ev in scoring:
+                    if isinstance(ev, Scored):
+                        results.append((label, ev.result))
+                    else:
+                        progress((i + ev.done / ev.total, len(targets)),
+                                 desc=f"{label}: {ev.space} features of the {ev.part}")
+            finally:
+                scoring.close()  # a cancelled request: the scoring thread stops after its current part
     except ImportError as exc:
         raise gr.Error(f"Scoring is unavailable here: {exc}", print_exception=False) from None
     return kid_report(results, len(reference.names), KID_SAMPLES, heldout is not None)
