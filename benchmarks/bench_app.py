@@ -110,7 +110,7 @@ def main() -> None:
     if not args.source:
         sys.exit(f"no source models under {sup.checkpoints_root()}")
 
-    app.plumbing.leave_cores_to_training()  # as app.py does before anything runs
+    plumbing.leave_cores_to_training()  # as app.py does before anything runs
     demo = app.build_demo()
     demo.queue()
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options())

@@ -36,6 +36,7 @@ from tgan.models import generator_from_tensors, load_model  # noqa: E402
 from tgan.bench_config import TARGETS as SOURCE_FOR  # noqa: E402
 from tgan.cli_commands import parse_options  # noqa: E402
 from tgan.cli_output import CLIError  # noqa: E402
+from tgan.config import LR_SCHEDULES  # noqa: E402
 from tgan.paths import CHECKPOINTS  # noqa: E402
 from tgan.strategies.catalog import DEFAULT_PRESET, PRESETS, preset_lr  # noqa: E402
 from tgan.strategies.registry import build, with_base  # noqa: E402
@@ -122,7 +123,7 @@ def main() -> None:
     p.add_argument("--ema-rampup", type=float, default=None,
                    help="cap G_ema's half-life at this fraction of the images seen so far (StyleGAN-ADA: 0.05; "
                         f"default: the app's, {TrainConfig.ema_rampup})")
-    p.add_argument("--lr-schedule", choices=("constant", "linear"), default=None,
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
                    help=f"how the rates move over the run (default: the app's, {TrainConfig.lr_schedule})")
     p.add_argument("--seed", type=int, default=0, help="draws the 10 shots and seeds the run (default 0)")
     p.add_argument("--milestones", type=int, nargs="*", default=[],
@@ -130,13 +131,12 @@ def main() -> None:
     a = p.parse_args()
     if any(not 0 < m < a.steps for m in a.milestones):
         p.error(f"each milestone must lie between 0 and --steps ({a.steps}): a run cannot be scored past its end")
-    overrides = {**(dict(beta1=a.betas[0], beta2=a.betas[1]) if a.betas else {}),
-                 **({"lr_g": a.lr_g} if a.lr_g is not None else {}),
-                 **({"ema_halflife_images": a.ema_halflife} if a.ema_halflife is not None else {}),
-                 **({"ema_rampup": a.ema_rampup} if a.ema_rampup is not None else {}),
-                 **({"lr_schedule": a.lr_schedule} if a.lr_schedule is not None else {})}
-    # A bad --strategies, --option, --betas, --lr-g or --ema-* fails here, before any training: the CLI's
-    # parsing, the strategies' own checks, TrainConfig's ranges.
+    # TrainConfig fields set over the app's settings: the flags given, by their field names
+    given = {"lr_g": a.lr_g, "ema_halflife_images": a.ema_halflife, "ema_rampup": a.ema_rampup,
+             "lr_schedule": a.lr_schedule, **(dict(beta1=a.betas[0], beta2=a.betas[1]) if a.betas else {})}
+    overrides = {field: value for field, value in given.items() if value is not None}
+    # A bad --strategies, --option, --betas, --lr-g, --ema-* or --lr-schedule fails here, before any
+    # training: the CLI's parsing, the strategies' own checks, TrainConfig's ranges.
     try:
         names = with_base(a.strategies)[0]
         options = parse_options(a.option)

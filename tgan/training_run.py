@@ -186,8 +186,7 @@ class TrainingRun:
         """One D update and one G update. Returns every loss term, detached, on the device, without
         reading it back (no host sync); the caller checks them for NaN every few steps."""
         cfg, run, step = self.cfg, self.models, self.step + 1
-        if cfg.lr_schedule != "constant":
-            set_learning_rates(self.opts, lr_factor(cfg, step))
+        set_learning_rates(self.opts, lr_factor(cfg, step))
         autocast = torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.mixed)
         # One G forward per step, as in DCGAN: D trains on the detached fakes, then G's loss
         # backpropagates through the same fakes into the just-updated D. This halves G's cost.
