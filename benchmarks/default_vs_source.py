@@ -3,6 +3,7 @@
     python benchmarks/default_vs_source.py --data-dir DIR [--targets faces-lorelei ...] [--steps N]
                                           [--milestones 450 1350 ...] [--strategies NAME ...] [--betas B1 B2]
                                           [--lr-g LR] [--ema-halflife IMAGES] [--ema-rampup F]
+                                          [--lr-mult PREFIX=MULT ...]
                                           [--option STRATEGY.FIELD=VALUE ...]
 
 For each visible target (DIR/target-<name>.zip): 10 shots drawn by seed 0 (--seed), the matching bundled
@@ -16,7 +17,8 @@ one line each: how KID falls with more steps. --option (as in `tgan finetune`) c
 default preset's strategy options (e.g. projected_d.mixing=random), and --strategies trains other
 strategies at the same settings (e.g. transfer_d projected_d diffaug), to compare a variant of the default;
 --betas sets Adam's betas of G and D (e.g. 0 0.99, as Projected GAN trains), --lr-g G's own learning rate,
---ema-halflife and --ema-rampup G_ema's averaging (TrainConfig.ema_halflife_images, .ema_rampup).
+--ema-halflife and --ema-rampup G_ema's averaging (TrainConfig.ema_halflife_images, .ema_rampup), --lr-mult
+layer-wise rates (e.g. G.blocks.3.=2; TrainConfig.lr_multipliers).
 """
 from __future__ import annotations
 
@@ -99,6 +101,14 @@ def write_grid(path: Path, models: dict, shots) -> None:
     sampling.upscale(sampling.grid_image(torch.cat(rows), nrow=10), 2).save(path)
 
 
+def _prefix_and_mult(item: str) -> tuple[str, float]:
+    """'G.to_rgb.=2' -> ('G.to_rgb.', 2.0); ValueError without '=' or a number after it."""
+    prefix, _, mult = item.rpartition("=")
+    if not prefix:
+        raise ValueError(f"no PREFIX= in {item!r}")
+    return prefix, float(mult)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", required=True, type=Path)
@@ -125,6 +135,9 @@ def main() -> None:
                         f"default: the app's, {TrainConfig.ema_rampup})")
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
                    help=f"how the rates move over the run (default: the app's, {TrainConfig.lr_schedule})")
+    p.add_argument("--lr-mult", action="append", default=[], metavar="PREFIX=MULT",
+                   help="scale the rate of the parameters whose names start with PREFIX, e.g. G.to_rgb.=2 "
+                        "(0 freezes them; repeatable; TrainConfig.lr_multipliers)")
     p.add_argument("--seed", type=int, default=0, help="draws the 10 shots and seeds the run (default 0)")
     p.add_argument("--milestones", type=int, nargs="*", default=[],
                    help="also score the last step here (the run's own steps, in the same run)")
@@ -132,10 +145,15 @@ def main() -> None:
     if any(not 0 < m < a.steps for m in a.milestones):
         p.error(f"each milestone must lie between 0 and --steps ({a.steps}): a run cannot be scored past its end")
     # TrainConfig fields set over the app's settings: the flags given, by their field names
+    try:
+        multipliers = dict(_prefix_and_mult(item) for item in a.lr_mult) or None
+    except ValueError:
+        p.error(f"--lr-mult takes PREFIX=MULT with a number for MULT, e.g. G.to_rgb.=2 (got {a.lr_mult})")
     given = {"lr_g": a.lr_g, "ema_halflife_images": a.ema_halflife, "ema_rampup": a.ema_rampup,
-             "lr_schedule": a.lr_schedule, **(dict(beta1=a.betas[0], beta2=a.betas[1]) if a.betas else {})}
+             "lr_schedule": a.lr_schedule, "lr_multipliers": multipliers,
+             **(dict(beta1=a.betas[0], beta2=a.betas[1]) if a.betas else {})}
     overrides = {field: value for field, value in given.items() if value is not None}
-    # A bad --strategies, --option, --betas, --lr-g, --ema-* or --lr-schedule fails here, before any
+    # A bad --strategies, --option, --betas, --lr-g, --ema-*, --lr-schedule or --lr-mult fails here, before any
     # training: the CLI's parsing, the strategies' own checks, TrainConfig's ranges.
     try:
         names = with_base(a.strategies)[0]

@@ -220,14 +220,16 @@ def test_continue_after_stop_resumes_from_the_last_step(app_env, app_image_files
 
 
 def test_a_cancelled_request_keeps_the_last_step_and_saves(app_env, app_image_files, sess):
-    """A closed tab or job.cancel() closes the handler mid-chunk: the chunk stops after its
-    current step and hands that step back, and the run is saved there."""
+    """A closed tab or job.cancel() closes the handler mid-chunk: the chunk stops after the step
+    it is making and hands that step back, and the run is saved there. The chunk runs on its own
+    thread (appkit.own_thread) and never waits for the page, so that step may be past the last one
+    the handler had shown: nothing trained is lost either way."""
     setup_tabs.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
     gen = setup_tabs.train_run(sess, "tiny", ["transfer_d"], 2000, 2e-4, 4, 0, *defaults())
     last_seen = _wait_for_a_step(sess, gen)
     gen.close()  # what a cancelled request does to the handler
-    assert not sess.training and sess.run.stopped and sess.run.step == last_seen
-    assert read_config(sess.run.path)["step"] == last_seen
+    assert not sess.training and sess.run.stopped and last_seen <= sess.run.step < 2000
+    assert read_config(sess.run.path)["step"] == sess.run.step
 
 
 def test_a_failed_save_is_a_message_and_the_run_stays_usable(app_env, app_image_files, sess, monkeypatch):

@@ -173,7 +173,7 @@ def test_random_mixing_is_fixed_unsaved_and_differentiable():
     x = _images(2, 32).requires_grad_()
     D(x).sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
-    with pytest.raises(RuntimeError, match="head_width, mixing or pixel_d"):  # a D trained with mixing is not this D
+    with pytest.raises(RuntimeError, match="head_width, mixing, pixel_d or stem_tap"):  # a D trained with mixing is not this D
         ProjectedDiscriminator(32, head_width=16).load_trainable_state_dict(sd)
 
 
@@ -198,3 +198,19 @@ def test_pixel_d_gets_its_own_logit_its_own_gradient_and_is_saved():
     assert torch.equal(again.pixel_d.eval()(x.detach()), pixel(x.detach()))
     with pytest.raises(RuntimeError, match="unexpected keys"):  # a D without one is not this D
         ProjectedDiscriminator(32, head_width=16).load_trainable_state_dict(sd)
+
+
+def test_stem_tap_adds_a_head_on_the_stride_2_stem():
+    D = ProjectedDiscriminator(32, head_width=16, stem_tap=True)
+    x = _images(2, 32).requires_grad_()
+    feats = D.features(x)
+    # 32 px is judged at the backbone's 64 px: the stem's 32x32 map, then the four stages' taps
+    assert [tuple(f.shape[1:]) for f in feats] == [(32, 32, 32), (24, 16, 16), (40, 8, 8), (112, 4, 4),
+                                                   (320, 2, 2)]
+    assert len(D.heads) == 5
+    D.score(feats).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    plain = ProjectedDiscriminator(32, head_width=16)
+    assert [h.net[0].weight.shape[1] for h in D.heads[1:]] == [h.net[0].weight.shape[1] for h in plain.heads]
+    with pytest.raises(RuntimeError, match="stem_tap"):  # a D trained with the stem head is not this D
+        plain.load_trainable_state_dict(D.trainable_state_dict())

@@ -229,3 +229,16 @@ def test_projected_d_step_runs_the_frozen_backbone_twice_and_joint_three_times(i
         assert len(calls) == passes, names
         assert all(torch.isfinite(v) for v in terms.values())
         assert any(not torch.equal(a, b) for a, b in zip(g_before, run.models.G.parameters()))
+
+
+def test_projected_d_stem_tap_trains_and_refuses_random_mixing(image_dir, tiny_source, tmp_path, capsys):
+    def finetune(options, out):
+        return main(["finetune", "--source", str(tiny_source), "--data", str(image_dir), "--out", str(out),
+                     "--strategy", "recommended", *[a for o in options for a in ("--option", o)],
+                     "--steps", "2", "--batch", "4", "--quiet"])
+
+    assert finetune(["projected_d.stem_tap=on", "projected_d.mixing=random"], tmp_path / "bad") == 2
+    assert "stem_tap=on does not combine with mixing=random" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    assert finetune(["projected_d.stem_tap=on"], tmp_path / "ok") == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "ok" / "config.json").read_text())["step"] == 2

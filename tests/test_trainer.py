@@ -83,6 +83,26 @@ def test_bad_options_fail_cleanly(image_dir, tiny_source):
     assert isinstance(events[-1], Failed) and "32" in events[-1].message
     events = list(train(_cfg(lr_schedule="cosine"), _images(image_dir), None, source=load_source(tiny_source)))
     assert isinstance(events[-1], Failed) and "lr_schedule" in events[-1].message
+    events = list(train(_cfg(lr_multipliers={"to_rgb.": 2.0}), _images(image_dir), None,
+                        source=load_source(tiny_source)))
+    assert isinstance(events[-1], Failed) and "must name parameters of G or D" in events[-1].message
+
+
+def test_layer_multipliers_scale_the_named_layers_and_zero_freezes_them(image_dir, tiny_source):
+    cfg = _cfg(lr_g=2e-4, lr_multipliers={"G.to_rgb.": 0.0, "G.blocks.0.": 3.0})
+    source = load_source(tiny_source)
+    run = TrainingRun(cfg, from_dict(ModelConfig, source.model_config), _images(image_dir), source,
+                      torch.device("cpu"))
+    rate = {id(p): g["lr"] for g in run.opts[0].param_groups for p in g["params"]}
+    G = run.models.G
+    assert rate[id(G.to_rgb.weight)] == 0.0 and math.isclose(rate[id(G.blocks[0].conv.weight)], 6e-4)
+    assert rate[id(G.blocks[1].conv.weight)] == 2e-4
+    before = {name: p.detach().clone() for name, p in G.named_parameters()}
+    for _ in range(2):
+        run.train_step()
+    moved = {name for name, p in G.named_parameters() if not torch.equal(p, before[name])}
+    assert not any(name.startswith("to_rgb.") for name in moved)  # a zero rate freezes the layer
+    assert "blocks.0.conv.weight" in moved and "blocks.1.conv.weight" in moved
 
 
 def test_linear_schedule_lowers_both_rates_step_by_step(image_dir, tiny_source):

@@ -66,6 +66,11 @@ class TrainConfig:
     beta1: float = 0.5  # Adam beta1; 0.5 is the DCGAN choice that keeps GAN updates stable
     beta2: float = 0.999  # Adam beta2
     mapping_lr_mult: float = 0.01  # G's z->w MLP learns 100x slower (StyleGAN): at full rate it collapses
+    # parameter-name prefix -> multiplier of its net's rate, e.g. {"G.to_rgb.": 2.0}; 0 freezes what it
+    # names. Layer-wise rates for experiments (benchmarks/default_vs_source.py --lr-mult); the first
+    # matching prefix wins, and these come before the strategies' own multipliers (the key "G.mapping."
+    # itself is mapping_lr_mult's).
+    lr_multipliers: dict[str, float] = field(default_factory=dict)
     ema_halflife_images: int = 2000  # G_ema half-life in images seen (StyleGAN-ADA's ema_kimg idea)
     # ...and at most this fraction of the images seen so far (StyleGAN-ADA's ema_rampup uses 0.05), so
     # a short run's average is not weighted towards its first steps. Off by default: at the bench's
@@ -120,6 +125,11 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if not self.strategies:
             raise ValueError("choose at least one strategy (e.g. 'scratch' or 'transfer_d')")
+        for prefix, mult in self.lr_multipliers.items():
+            if not str(prefix).startswith(("G.", "D.")):
+                raise ValueError(f"lr_multipliers: {prefix!r} must name parameters of G or D, e.g. 'G.to_rgb.'")
+            if not isinstance(mult, (int, float)) or not 0 <= mult <= 100:
+                raise ValueError(f"lr_multipliers[{prefix!r}]={mult!r} is out of range; use a value in [0, 100]")
         return self
 
 

@@ -28,6 +28,7 @@ __all__ = ["is_available", "EfficientNetTaps", "ProjectedDiscriminator"]
 _TAP_ENDS = (2, 4, 10, 15)
 _TAP_STRIDES = (4, 8, 16, 32)
 _TAP_CHANNELS = (24, 40, 112, 320)
+_STEM_CHANNELS = 32
 
 # The backbone never sees fewer than this many pixels per side: at 64 px the stride-32 tap is
 # 2x2, so all four taps still carry spatial layout. Going higher (e.g. 128) multiplies the
@@ -64,12 +65,13 @@ class EfficientNetTaps(nn.Module):
 
     Input: x in [-1, 1], shape (B, 3, H, W). It is resized (bilinear) to `self.input_size`
     = max(resolution, MIN_BACKBONE_SIZE) per side, so 32 px images are upsampled to 64 px.
-    Output: list of 4 tensors, (B, C_i, S/s_i, S/s_i) for s_i in (4, 8, 16, 32), S = input_size.
+    Output: list of 4 tensors, (B, C_i, S/s_i, S/s_i) for s_i in (4, 8, 16, 32), S = input_size;
+    with `stem_tap`, the stem's (B, 32, S/2, S/2) first.
     Weights never train (requires_grad False, always eval mode so BatchNorm keeps its ImageNet
     running statistics), but the graph stays differentiable w.r.t. the input image.
     """
 
-    def __init__(self, resolution: int, min_size: int = MIN_BACKBONE_SIZE):
+    def __init__(self, resolution: int, min_size: int = MIN_BACKBONE_SIZE, stem_tap: bool = False):
         super().__init__()
         from efficientnet_lite_pytorch import EfficientNet
 
@@ -87,8 +89,9 @@ class EfficientNetTaps(nn.Module):
             stages.append(nn.Sequential(*blocks[start : end + 1]))
             start = end + 1
         self.stages = nn.ModuleList(stages)
-        self.channels: list[int] = list(_TAP_CHANNELS)
-        self.strides: list[int] = list(_TAP_STRIDES)
+        self.stem_tap = stem_tap
+        self.channels: list[int] = [_STEM_CHANNELS] * stem_tap + list(_TAP_CHANNELS)
+        self.strides: list[int] = [2] * stem_tap + list(_TAP_STRIDES)
         self.requires_grad_(False)
         self.eval()
         # channels-last: the layout CPU (oneDNN) and GPU convolution kernels are fastest in
@@ -117,7 +120,7 @@ class EfficientNetTaps(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         h = self.stem(self.preprocess(x))  # (B, 32, S/2, S/2)
-        feats = []
+        feats = [h] if self.stem_tap else []
         for stage in self.stages:
             h = stage(h)  # (B, C_i, S/s_i, S/s_i)
             feats.append(h)
@@ -169,10 +172,10 @@ class ProjectedDiscriminator(nn.Module):
     pretrained_prefix = "backbone."
 
     def __init__(self, resolution: int, head_width: int = 64, mixing: bool = False,
-                 pixel_d: nn.Module | None = None):
+                 pixel_d: nn.Module | None = None, stem_tap: bool = False):
         super().__init__()
         self.resolution = int(resolution)
-        self.backbone = EfficientNetTaps(resolution)
+        self.backbone = EfficientNetTaps(resolution, stem_tap=stem_tap)
         sides = self.backbone.tap_sizes()
         # mixing: Projected GAN's fixed random cross-channel/cross-scale mixing before the heads
         self.mixing = RandomFeatureMixing(self.backbone.channels) if mixing else None
@@ -229,7 +232,7 @@ class ProjectedDiscriminator(nn.Module):
         problems = []
         if bad_shape:
             problems.append("shape mismatch (was the checkpoint made at another resolution, "
-                            "head_width, mixing or pixel_d?): " + "; ".join(sorted(bad_shape)))
+                            "head_width, mixing, pixel_d or stem_tap?): " + "; ".join(sorted(bad_shape)))
         if strict and missing:
             problems.append(f"missing keys: {missing}")
         if strict and unexpected:

@@ -58,7 +58,8 @@ class TrainingRun:
         # Build the networks, let every strategy set them up, then optimise what is left trainable.
         with seeded_init(cfg.seed):
             G, D = build_generator(mcfg).to(device), build_discriminator(mcfg).to(device)
-            self.models = RunModels(G, D, source, device, lr_multipliers={"G.mapping.": cfg.mapping_lr_mult})
+            multipliers = {**cfg.lr_multipliers, "G.mapping.": cfg.mapping_lr_mult}
+            self.models = RunModels(G, D, source, device, lr_multipliers=multipliers)
             for strategy in self.strategies:
                 strategy.setup(self.models)
         run = self.models

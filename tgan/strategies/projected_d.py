@@ -4,7 +4,7 @@ from .base import RunModels, Strategy
 from .transfer_d import freeze_batch_statistics
 
 # option -> its allowed values, the default first
-CHOICES = {"mixing": ("none", "random"), "pixel_d": ("none", "conv")}
+CHOICES = {"mixing": ("none", "random"), "pixel_d": ("none", "conv"), "stem_tap": ("off", "on")}
 
 
 @dataclass
@@ -16,16 +16,23 @@ class ProjectedD(Strategy):
                              "(Projected GAN's CCM + CSM); 'none': each head sees its own tap",
                    "pixel_d": "'conv': keep the convolutional D on the pixels beside the heads, each with "
                               "its own loss (Vision-aided GAN); from the source with transfer_d; "
-                              "'none': the heads alone"}
+                              "'none': the heads alone",
+                   "stem_tap": "'on': one more head on the backbone's stride-2 stem, which sees the "
+                               "finest detail (stripes, thin lines) that the stride-4 to 32 taps "
+                               "average away; 'off': the four taps of Projected GAN"}
     head_width: int = 64
     mixing: str = "none"
     pixel_d: str = "none"
+    stem_tap: str = "off"
 
     def __post_init__(self):
         for option, allowed in CHOICES.items():
             value = getattr(self, option)
             if value not in allowed:
                 raise ValueError(f"projected_d.{option} must be {' or '.join(map(repr, allowed))}, not {value!r}")
+        if self.mixing == "random" and self.stem_tap == "on":  # the mixing's widths are made for the four taps
+            raise ValueError("projected_d.stem_tap=on does not combine with mixing=random (Projected GAN's "
+                             "mixing is built for the four stage taps); choose one of them")
 
     def setup(self, run: RunModels) -> None:
         from ..features import ProjectedDiscriminator  # imported here: only this strategy needs it
@@ -40,5 +47,6 @@ class ProjectedD(Strategy):
                 freeze_batch_statistics(pixel_d)
         resolution = run.G.cfg.resolution
         run.D = ProjectedDiscriminator(resolution, head_width=self.head_width,
-                                       mixing=self.mixing == "random", pixel_d=pixel_d).to(run.device)
+                                       mixing=self.mixing == "random", pixel_d=pixel_d,
+                                       stem_tap=self.stem_tap == "on").to(run.device)
         run.d_from_source = False
