@@ -242,3 +242,33 @@ def test_projected_d_stem_tap_trains_and_refuses_random_mixing(image_dir, tiny_s
     assert not (tmp_path / "bad").exists()
     assert finetune(["projected_d.stem_tap=on"], tmp_path / "ok") == 0, capsys.readouterr().err
     assert json.loads((tmp_path / "ok" / "config.json").read_text())["step"] == 2
+
+
+def test_feature_matching_adds_a_g_term_on_the_shared_taps_and_refuses_joint(image_dir, tiny_source):
+    """projected_d.feature_matching reads the backbone taps of the step's one pass (StepContext.d_taps);
+    joint trains the backbone, so there are no shared taps and the run refuses at once."""
+    from tgan.config import ModelConfig
+    from tgan.strategies.projected_d import _mean_feature_gap
+    from tgan.training_run import TrainingRun
+
+    x = torch.rand(4, 8, 3, 3)
+    assert float(_mean_feature_gap(x, x)) == 0.0
+    gap = float(_mean_feature_gap(x, x + 0.5))
+    assert gap > 0 and math.isclose(float(_mean_feature_gap(3 * x, 3 * x + 1.5)), gap, rel_tol=1e-4)  # scale-free
+
+    source = load_source(tiny_source)
+    images = load_images(image_dir, 32).images
+    options = {"projected_d": {"feature_matching": 2.0}}
+    cfg = TrainConfig(steps=2, batch_size=4, strategies=["transfer_g", "projected_d", "diffaug"],
+                      strategy_options=options, sample_every=100, save_every=0)
+    run = TrainingRun(cfg, ModelConfig(**source.model_config), images, source, torch.device("cpu"))
+    terms = run.train_step()
+    assert float(terms["G/fm"]) > 0 and math.isfinite(float(terms["G/fm"]))
+    plain = TrainConfig(steps=2, batch_size=4, strategies=["transfer_g", "projected_d", "diffaug"],
+                        sample_every=100, save_every=0)
+    assert "G/fm" not in TrainingRun(plain, ModelConfig(**source.model_config), images, source,
+                                     torch.device("cpu")).train_step()
+    joint = TrainConfig(steps=2, batch_size=4, strategies=["transfer_g", "projected_d", "joint", "diffaug"],
+                        strategy_options=options, sample_every=100, save_every=0)
+    with pytest.raises(ValueError, match="feature_matching .* does not combine with joint"):
+        TrainingRun(joint, ModelConfig(**source.model_config), images, source, torch.device("cpu"))

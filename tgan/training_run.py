@@ -77,6 +77,9 @@ class TrainingRun:
         # pass of a step's fakes serves both phases (train_step). Fixed once the strategies are set up.
         self.reuse_fake_features = (not self.relativistic and hasattr(run.D, "backbone_frozen")
                                     and run.D.backbone_frozen())
+        if not self.reuse_fake_features and any(getattr(s, "needs_backbone_taps", False) for s in self.strategies):
+            raise ValueError("projected_d.feature_matching reads the frozen backbone's features; it does not "
+                             "combine with joint (which trains the backbone) or loss=rpgan. Set it to 0")
         self.reals_all = images.to(device) if self.stream is None else None  # (N, 3, R, R) uint8
         self.grid_z = fixed_latents(cfg.grid_size, mcfg.z_dim, cfg.seed).to(device)
         # One random stream per run, on the run's device: latents, data order, flips and augmentation.
@@ -201,14 +204,16 @@ class TrainingRun:
         # A D on a frozen backbone gives the same features of this step's augmented fakes in both
         # phases: one backbone pass, recorded with G's graph, serves the D phase (detached) and the
         # G phase. It saves a third of the backbone's forward passes.
-        fake_feats = None
+        fake_feats = real_feats = None
         with autocast:
             reals = self._augment(self._real_batch()).requires_grad_(regularise)
-            logits_real = run.D(reals)
             if self.reuse_fake_features:
+                real_feats = run.D.features(reals)  # kept for the G phase (feature matching)
+                logits_real = run.D.score(real_feats)
                 fake_feats = run.D.features(self._augment(fake))  # taps (B, C_i, h_i, w_i) [+ the image]
                 logits_fake = run.D.score([f.detach() for f in fake_feats])
             else:
+                logits_real = run.D(reals)
                 fakes = self._augment(fake_for_d).requires_grad_(regularise)
                 logits_fake = run.D(fakes)
             if self.relativistic:
@@ -237,8 +242,9 @@ class TrainingRun:
                     g_terms = {"G/adv": losses.g_hinge(run.D.score(fake_feats))}
                 else:
                     g_terms = {"G/adv": losses.g_hinge(run.D(self._augment(fake)))}
+                taps = None if fake_feats is None else ([f.detach() for f in real_feats], fake_feats)
                 for strategy in self.strategies:
-                    g_terms.update(strategy.g_terms(run, StepContext(step, z, fake, feats)))
+                    g_terms.update(strategy.g_terms(run, StepContext(step, z, fake, feats, taps)))
             _backward_and_step(self.opts[0], g_terms, self.world)
         finally:
             self._set_d_trainable(True)

@@ -47,6 +47,9 @@ class StepContext:
     z: torch.Tensor  # (B, z_dim) latents of this step's fakes
     fake: torch.Tensor  # (B, 3, R, R) G(z), with grad in the G phase
     g_features: list[torch.Tensor] | None = None  # G's per-block activations for z (G phase)
+    # The projected D's backbone taps of this step's augmented (reals, fakes), G phase only, when
+    # one backbone pass serves both phases: reals detached, fakes with G's graph.
+    d_taps: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
 
 
 @dataclass

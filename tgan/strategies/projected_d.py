@@ -1,6 +1,8 @@
 from dataclasses import dataclass
 
-from .base import RunModels, Strategy
+import torch
+
+from .base import RunModels, StepContext, Strategy
 from .transfer_d import freeze_batch_statistics
 
 # option -> its allowed values, the default first
@@ -19,11 +21,15 @@ class ProjectedD(Strategy):
                               "'none': the heads alone",
                    "stem_tap": "'on': one more head on the backbone's stride-2 stem, which sees the "
                                "finest detail (stripes, thin lines) that the stride-4 to 32 taps "
-                               "average away; 'off': the four taps of Projected GAN"}
+                               "average away; 'off': the four taps of Projected GAN",
+                   "feature_matching": "weight of a feature-matching term for G (Salimans et al. 2016): "
+                                       "the fakes' mean backbone features pulled to the reals', per tap; "
+                                       "0: off"}
     head_width: int = 64
     mixing: str = "none"
     pixel_d: str = "none"
     stem_tap: str = "off"
+    feature_matching: float = 0.0
 
     def __post_init__(self):
         for option, allowed in CHOICES.items():
@@ -50,3 +56,24 @@ class ProjectedD(Strategy):
                                        mixing=self.mixing == "random", pixel_d=pixel_d,
                                        stem_tap=self.stem_tap == "on").to(run.device)
         run.d_from_source = False
+
+    @property
+    def needs_backbone_taps(self) -> bool:
+        """True when G's loss reads the backbone's taps (StepContext.d_taps)."""
+        return self.feature_matching > 0
+
+    def g_terms(self, run: RunModels, ctx: StepContext) -> dict[str, torch.Tensor]:
+        if self.feature_matching == 0 or ctx.d_taps is None:
+            return {}
+        reals, fakes = ctx.d_taps
+        n = len(run.D.heads)  # the taps the heads judge; a pixel D's image comes after them
+        return {"G/fm": self.feature_matching * sum(
+            _mean_feature_gap(r, f) for r, f in zip(reals[:n], fakes[:n])) / n}
+
+
+def _mean_feature_gap(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Squared distance between the batch's per-channel mean features, reals (B, C, h, w) detached,
+    fakes with G's graph, over the reals' mean per-channel variance: a tap's scale (ReLU6 maps of
+    different depths) then does not decide its weight."""
+    gap = (fake.float().mean(dim=(0, 2, 3)) - real.float().mean(dim=(0, 2, 3))).pow(2).mean()  # scalar
+    return gap / (real.float().var(dim=(0, 2, 3)).mean() + 1e-6)
