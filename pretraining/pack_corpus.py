@@ -2,7 +2,7 @@
 unpack it there into a folder that `tgan pretrain --data` reads.
 
     python pretraining/pack_corpus.py pack --data source-emoji.zip --out .devdata/emoji.u8.xz [--n 7000]
-    python pretraining/pack_corpus.py unpack .devdata/emoji.u8.xz --out /tmp/corpus-emoji
+    python pretraining/pack_corpus.py unpack .devdata/emoji.u8.xz --out CORPUS_DIR
 
 The corpus's zip holds one PNG per image (about 3.5 KB each at 64 px); one xz stream of all the
 images' raw pixels is about 2.1 KB each, because the stream can reuse what images share. The file

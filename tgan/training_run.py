@@ -77,7 +77,7 @@ class TrainingRun:
         # pass of a step's fakes serves both phases (train_step). Fixed once the strategies are set up.
         self.reuse_fake_features = (not self.relativistic and hasattr(run.D, "backbone_frozen")
                                     and run.D.backbone_frozen())
-        if not self.reuse_fake_features and any(getattr(s, "needs_backbone_taps", False) for s in self.strategies):
+        if not self.reuse_fake_features and any(s.needs_backbone_taps for s in self.strategies):
             raise ValueError("projected_d.feature_matching reads the frozen backbone's features; it does not "
                              "combine with joint (which trains the backbone) or loss=rpgan. Set it to 0")
         self.reals_all = images.to(device) if self.stream is None else None  # (N, 3, R, R) uint8
@@ -242,7 +242,7 @@ class TrainingRun:
                     g_terms = {"G/adv": losses.g_hinge(run.D.score(fake_feats))}
                 else:
                     g_terms = {"G/adv": losses.g_hinge(run.D(self._augment(fake)))}
-                taps = None if fake_feats is None else ([f.detach() for f in real_feats], fake_feats)
+                taps = None if fake_feats is None else (real_feats, fake_feats)
                 for strategy in self.strategies:
                     g_terms.update(strategy.g_terms(run, StepContext(step, z, fake, feats, taps)))
             _backward_and_step(self.opts[0], g_terms, self.world)

@@ -48,7 +48,8 @@ class StepContext:
     fake: torch.Tensor  # (B, 3, R, R) G(z), with grad in the G phase
     g_features: list[torch.Tensor] | None = None  # G's per-block activations for z (G phase)
     # The projected D's backbone taps of this step's augmented (reals, fakes), G phase only, when
-    # one backbone pass serves both phases: reals detached, fakes with G's graph.
+    # one backbone pass serves both phases: the reals' carry no graph (frozen backbone, reals that
+    # need no gradient), the fakes' carry G's.
     d_taps: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
 
 
@@ -63,6 +64,11 @@ class Strategy:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls.why = WHY.get(cls.name, cls.why)
+
+    @property
+    def needs_backbone_taps(self) -> bool:
+        """True when g_terms reads StepContext.d_taps: the run then refuses a D without them."""
+        return False
 
     def setup(self, run: RunModels) -> None:
         """Copy/freeze/replace weights, snapshot anchors. Called once before optimizers exist."""

@@ -59,7 +59,6 @@ class ProjectedD(Strategy):
 
     @property
     def needs_backbone_taps(self) -> bool:
-        """True when G's loss reads the backbone's taps (StepContext.d_taps)."""
         return self.feature_matching > 0
 
     def g_terms(self, run: RunModels, ctx: StepContext) -> dict[str, torch.Tensor]:
@@ -72,7 +71,7 @@ class ProjectedD(Strategy):
 
 
 def _mean_feature_gap(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """Squared distance between the batch's per-channel mean features, reals (B, C, h, w) detached,
+    """Squared distance between the batch's per-channel mean features, reals (B, C, h, w) without a graph,
     fakes with G's graph, over the reals' mean per-channel variance: a tap's scale (ReLU6 maps of
     different depths) then does not decide its weight."""
     gap = (fake.float().mean(dim=(0, 2, 3)) - real.float().mean(dim=(0, 2, 3))).pow(2).mean()  # scalar
