@@ -134,3 +134,32 @@ def test_ema_ramp_up_lets_a_short_run_average_forget_its_start(image_dir, tiny_s
     fixed = _ema_lag(tmp_path / "fixed", image_dir, tiny_source)
     ramped = _ema_lag(tmp_path / "ramped", image_dir, tiny_source, ema_rampup=0.05)
     assert fixed > 0 and ramped < 0.01 * fixed
+
+
+def test_a_fine_tune_flips_its_images_as_its_source_was_pretrained(image_dir, tiny_source, tmp_path):
+    """A glyph source is pretrained without x-flips (a mirrored character is not one): its fine-tunes
+    do not flip the shots either, unless told to; the run's config records what it did."""
+    import json
+    import shutil
+
+    no_flip = tmp_path / "glyphs"
+    shutil.copytree(tiny_source, no_flip)
+    config = json.loads((no_flip / "config.json").read_text())
+    config["train"]["flip"] = False
+    (no_flip / "config.json").write_text(json.dumps(config))
+    images = _images(image_dir)
+    as_source = TrainingRun(_cfg(), from_dict(ModelConfig, config["model"]), images, load_source(no_flip),
+                            torch.device("cpu"))
+    assert load_source(tiny_source).flip and not load_source(no_flip).flip
+    assert as_source.cfg.flip is False
+    # Every real drawn is one of the shots as it is; with flips, some come mirrored.
+    shots = {tuple(img.flatten().tolist()) for img in images}  # images: (N, 3, R, R) uint8
+    drawn = torch.cat([as_source._real_batch() for _ in range(8)])  # (32, 3, R, R) in [-1, 1]
+    as_uint8 = ((drawn + 1) * 127.5).round().to(torch.uint8)
+    assert all(tuple(x.flatten().tolist()) in shots for x in as_uint8)
+    told = TrainingRun(_cfg(flip=True), from_dict(ModelConfig, config["model"]), images, load_source(no_flip),
+                       torch.device("cpu"))
+    mirrored = torch.cat([told._real_batch() for _ in range(8)])
+    assert not all(tuple(x.flatten().tolist()) in shots for x in ((mirrored + 1) * 127.5).round().to(torch.uint8))
+    list(train(_cfg(steps=2), images, tmp_path / "run", source=load_source(no_flip)))
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["flip"] is False

@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lr", type=float, default=None,
                    help="Adam learning rate of G and D (default: the preset's own, from the benchmark's "
                         f"sweep; {TrainConfig.lr_g:g} for a list of strategies)")
+    s.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="random x-flips of your images (default: as the source was pretrained; the kanji "
+                        "source was not, since a mirrored character is not a character)")
     s.add_argument("--save-every", type=int, default=TrainConfig.save_every)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--resume", action="store_true", help="continue the run saved in --out")

@@ -91,7 +91,7 @@ def cmd_finetune(a) -> None:
     cfg = TrainConfig(steps=steps, batch_size=a.batch, seed=a.seed, lr_g=lr, lr_d=lr,
                       save_every=a.save_every, strategies=strategies,
                       strategy_options=parse_options(a.option), monitor_every=monitor_every,
-                      keep_best=a.keep_best, stop_when_copying=a.stop_when_copying)
+                      keep_best=a.keep_best, stop_when_copying=a.stop_when_copying, flip=a.flip)
     folder = run_training(train(cfg, images.images, a.out, source=source, stop=stop_on_ctrl_c(),
                                 resume=a.resume), a.quiet)
     if folder:  # what the model makes, beside it, as every bundled source shows it

@@ -86,7 +86,9 @@ class TrainConfig:
     sample_every: int = 25  # steps between Samples events
     save_every: int = 100  # steps between checkpoint saves (0: only at the end)
     grid_size: int = 16  # images in the fixed-latent sample grid
-    flip: bool = True  # random horizontal flips of real images (free data augmentation)
+    # Random horizontal flips of the real images (free data augmentation). None: as the source was
+    # pretrained (a glyph source was not: a mirrored character is not a character), on without one.
+    flip: bool | None = None
     mixed_precision: bool = True  # bf16 autocast on CUDA; ignored on CPU
     monitor_every: int = 0  # steps between Monitored events (memorisation, diversity, fidelity); 0: off
     keep_best: bool = False  # keep G_ema of the best monitored step (tgan.monitor.is_better)

@@ -100,7 +100,8 @@ def load_source(path, device=None) -> SourceModels:
     if model.D is None:
         raise CheckpointError(f"{path}: has no discriminator (D.*); sources must ship D for transfer")
     model.D.eval().requires_grad_(False)
-    return SourceModels(model.name, model.config["model"], model.G_ema, model.D)
+    flip = model.config.get("train", {}).get("flip", True)  # sources saved without it were flipped
+    return SourceModels(model.name, model.config["model"], model.G_ema, model.D, flip=bool(flip))
 
 
 _INIT_LOCK = threading.RLock()  # re-entrant: a run seeds its build and its strategies' setup together

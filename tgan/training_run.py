@@ -3,6 +3,8 @@ one optimisation step. The trainer drives it; its state moves to and from CPU (T
 run can continue in another process, or on another device, exactly where it stopped."""
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from . import losses
@@ -37,6 +39,8 @@ class TrainingRun:
                  source: SourceModels | None, device: torch.device, world: World = World()):
         """world: the processes sharing each global batch (tgan.distributed); one by default."""
         cfg.validate()
+        if cfg.flip is None:  # the source's choice, recorded in this run's config from here on
+            cfg = dataclasses.replace(cfg, flip=source.flip if source is not None else True)
         self.cfg, self.mcfg, self.device, self.world = cfg, mcfg, device, world
         self.rows = world.rows(cfg.batch_size)  # this process's rows of every global batch
         if world.size > 1 and (source is not None or cfg.monitor_every):

@@ -24,6 +24,9 @@ class SourceModels:
     model_config: dict  # its ModelConfig as a dict
     G: nn.Module  # its G_ema (the generator people see), eval mode
     D: nn.Module  # its discriminator
+    # Whether it was pretrained on x-flipped images too (its config.json's train.flip): a mirror
+    # image is then a valid sample of its domain. A fine-tune follows it unless told otherwise.
+    flip: bool = True
 
 
 @dataclass
