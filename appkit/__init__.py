@@ -19,7 +19,8 @@ from .files import (app_root, checkpoints_root, load_model_config, model_card_li
 from .handles import ModelHandle, advice, inference_threads, score_events, source_grid, source_handle
 from .limits import (CHUNK_SECONDS, EXAMPLE_SETS, EXPLORE_THREADS, GALLERY_SEEDS, LR_RANGE, MAX_BATCH, MAX_INTERP_SEEDS,
                      MAX_STEPS, MAX_VIDEO_FRAMES, PCA_COMPONENTS, PROJECTED, SEED_MAX, TRAIN_THREADS, as_float, as_int,
-                     base_note, make_config, option_specs, parse_seeds, preset_strategies)
+                     base_note, make_config, option_specs, parse_seeds, preset_option_values,
+                     preset_strategies)
 from .pictures import display, example_preview, grid, latent_at, resolution_of, to_pils
 from .live_run import LiveRun, Snapshot
 from .own_sources import add_uploaded_source
@@ -33,7 +34,7 @@ __all__ = [
     "ModelHandle", "advice", "inference_threads", "score_events", "source_grid", "source_handle",
     "CHUNK_SECONDS", "EXAMPLE_SETS", "EXPLORE_THREADS", "GALLERY_SEEDS", "LR_RANGE", "MAX_BATCH", "MAX_INTERP_SEEDS",
     "MAX_STEPS", "MAX_VIDEO_FRAMES", "PCA_COMPONENTS", "PROJECTED", "SEED_MAX", "TRAIN_THREADS",
-    "as_float", "as_int", "base_note", "make_config", "option_specs", "parse_seeds", "preset_strategies",
+    "as_float", "as_int", "base_note", "make_config", "option_specs", "parse_seeds", "preset_option_values", "preset_strategies",
     "display", "example_preview", "grid", "latent_at", "resolution_of", "to_pils",
     "LiveRun", "RunInfo", "Session", "Snapshot", "ThreadedIterator", "add_uploaded_source", "call_on_own_thread",
 ]

@@ -10,7 +10,7 @@ import os
 import torch
 
 from tgan.config import TrainConfig, monitor_period
-from tgan.strategies import PRESETS, STRATEGIES, strategy_fields, with_base
+from tgan.strategies import PRESETS, STRATEGIES, preset_options, strategy_fields, with_base
 
 # Limits of the app (the API can be called directly, so the server checks them, not just sliders).
 MAX_STEPS = int(os.environ.get("TGAN_APP_MAX_STEPS", 5000))
@@ -92,6 +92,13 @@ def as_float(value, name: str, lo: float, hi: float) -> float:
 def option_specs() -> list[tuple[str, str, object, str]]:
     """(strategy, field, default, help) for every strategy option, in a fixed order."""
     return [(s, f, d, h) for s in STRATEGIES for f, d, h in strategy_fields(s)]
+
+
+def preset_option_values(preset: str) -> list:
+    """Every option control's value for `preset`, in option_specs() order: the preset's own
+    (tgan.strategies.catalog.PRESET_OPTIONS), else the strategy's default."""
+    own = preset_options(preset)
+    return [own.get(strategy, {}).get(field, default) for strategy, field, default, _ in option_specs()]
 
 
 def preset_strategies(preset: str) -> tuple[list[str], str]:

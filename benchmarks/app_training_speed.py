@@ -90,7 +90,7 @@ def main() -> None:
         torch.set_num_threads(1)  # before this thread runs anything in parallel: it never starts a team
     shots = first_ten(load_images(EXAMPLES / a.target, 64)).images
     torch.randn(512, 512) @ torch.randn(512, 512)  # parallel work here, as an upload's handler does
-    cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), [], a.steps,
+    cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), sup.preset_option_values(DEFAULT_PRESET), a.steps,
                           preset_lr(DEFAULT_PRESET, TrainConfig.lr_g), TrainConfig.batch_size, 0)
     chunk_args = (cfg, shots, None, CHECKPOINTS / source_for(a.target))
     sec_per_step, wall = timed_chunk(a.way, chunk_args, threads)

@@ -156,7 +156,7 @@ def main() -> None:
 
         example = EXAMPLE_FOR.get(args.source, "emoji_3d_animals")
         c.predict(args.source, api_name=f"/example_{example}")
-        options = [default for _, _, default, _ in sup.option_specs()]
+        options = sup.preset_option_values(DEFAULT_PRESET)
         t0 = time.perf_counter()
         job = c.submit(args.source, list(PRESETS[DEFAULT_PRESET][0]), args.steps,
                        preset_lr(DEFAULT_PRESET, TrainConfig.lr_g), TrainConfig.batch_size, 0, *options, api_name="/train")

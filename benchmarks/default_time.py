@@ -41,7 +41,8 @@ def reuse_ratio(shots: torch.Tensor, target: str, blocks: int = 12, block_steps:
     """Median s/step of the default step with and without the fake-feature reuse, timed in
     alternating blocks of the same run (so a drift of the machine hits both alike)."""
     source = load_source(CHECKPOINTS / source_for(target), device="cpu")
-    cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), [], DEFAULT_STEPS, preset_lr(DEFAULT_PRESET, TrainConfig.lr_g), 16, 0)
+    cfg = sup.make_config(list(PRESETS[DEFAULT_PRESET][0]), sup.preset_option_values(DEFAULT_PRESET), DEFAULT_STEPS,
+                          preset_lr(DEFAULT_PRESET, TrainConfig.lr_g), 16, 0)
     run = TrainingRun(cfg, from_dict(ModelConfig, source.model_config), shots, source, torch.device("cpu"))
     reuse = run.reuse_fake_features
     for _ in range(5):  # warm-up: oneDNN picks its kernels on the first calls

@@ -40,7 +40,7 @@ from tgan.cli_commands import parse_options  # noqa: E402
 from tgan.cli_output import CLIError  # noqa: E402
 from tgan.config import LR_SCHEDULES  # noqa: E402
 from tgan.paths import CHECKPOINTS  # noqa: E402
-from tgan.strategies.catalog import DEFAULT_PRESET, PRESETS, preset_lr  # noqa: E402
+from tgan.strategies.catalog import DEFAULT_PRESET, PRESETS, preset_lr, preset_options, with_options  # noqa: E402
 from tgan.strategies.registry import build, with_base  # noqa: E402
 from tgan.subsets import pick_shots, random_subset  # noqa: E402
 from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
@@ -67,12 +67,13 @@ def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int 
                      strategies=None, seed: int = 0, overrides: dict | None = None):
     """The app's default `steps`-step fine-tune of the target's bundled source on `shots`, driven in
     30 s chunks as the app drives it, from `state` (None: a new run) to step `until` (default: the
-    end); the TrainState there. `lr` None: the preset's own rate; `options`: {strategy: {field: value}};
-    `strategies` None: the default preset's; `seed`: the run's random stream; `overrides`: TrainConfig fields
+    end); the TrainState there. `lr` None: the preset's own rate; `options`: {strategy: {field: value}}
+    over the preset's own; `strategies` None: the default preset's (a list: no preset options); `seed`: the run's random stream; `overrides`: TrainConfig fields
     set over the app's settings (e.g. beta1, beta2, lr_g)."""
     lr = preset_lr(DEFAULT_PRESET, TrainConfig.lr_g) if lr is None else lr
     cfg = sup.make_config(strategies or list(PRESETS[DEFAULT_PRESET][0]), [], steps, lr, batch, seed)
-    cfg = dataclasses.replace(cfg, strategy_options=options or {}, **(overrides or {}))
+    own = preset_options(DEFAULT_PRESET) if strategies is None else {}
+    cfg = dataclasses.replace(cfg, strategy_options=with_options(own, options or {}), **(overrides or {}))
     until = steps if until is None else until
     while state is None or state.step < until:
         done = state.step if state is not None else 0

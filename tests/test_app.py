@@ -107,8 +107,15 @@ def test_source_info_with_and_without_card(app_env):
 def test_refresh_and_presets(app_env):
     dropdown = setup_tabs.refresh_sources("gone")
     assert dropdown.value == "tiny" and ("tiny-nocard", "tiny-nocard") in dropdown.choices
-    names, why, lr = setup_tabs.choose_preset("recommended")
+    names, why, lr, *options = setup_tabs.choose_preset("recommended")
     assert names == PRESETS["recommended"][0] and why.startswith("*") and lr == PRESET_LR["recommended"]
+    # its own options fill their controls (DiffAugment's policy), every other control its default
+    specs = sup.option_specs()
+    assert options[[s[:2] for s in specs].index(("diffaug", "policy"))] == "translation,cutout"
+    assert [o for o, s in zip(options, specs) if s[:2] != ("diffaug", "policy")] == \
+        [s[2] for s in specs if s[:2] != ("diffaug", "policy")]
+    _, _, _, *options = setup_tabs.choose_preset("FreezeD")
+    assert options == [s[2] for s in specs]
     with mistake("unknown preset"):
         setup_tabs.choose_preset("nope")
 

@@ -115,6 +115,29 @@ def test_diffaug_policy_is_any_choice_of_its_parts_and_a_bad_one_fails_before_tr
     assert code == 0, capsys.readouterr().err
 
 
+
+
+def test_a_preset_trains_with_its_own_options_and_option_overrides_them(image_dir, tiny_source, tmp_path):
+    """recommended's DiffAugment runs without colour jitter (PRESET_OPTIONS); --option lays a field
+    over it; a list of strategies gets the strategies' own defaults."""
+    from tgan.strategies import preset_options, with_options
+
+    assert preset_options("recommended") == {"diffaug": {"policy": "translation,cutout"}}
+    assert preset_options("FreezeD") == {} and preset_options("transfer_d,diffaug") == {}
+    assert with_options({"diffaug": {"policy": "a"}}, {"diffaug": {"policy": "b"}, "l2sp": {"lambda_g": 2}}) == \
+        {"diffaug": {"policy": "b"}, "l2sp": {"lambda_g": 2}}
+
+    def trained_options(out, *args):
+        code = main(["finetune", "--source", str(tiny_source), "--data", str(image_dir), "--out", str(out),
+                     *args, "--steps", "1", "--batch", "4", "--quiet"])
+        assert code == 0
+        return json.loads((out / "config.json").read_text())["train"]["strategy_options"]
+
+    assert trained_options(tmp_path / "rec", "--strategy", "recommended")["diffaug"] == {"policy": "translation,cutout"}
+    told = trained_options(tmp_path / "told", "--strategy", "recommended", "--option", "diffaug.policy=color,translation")
+    assert told["diffaug"] == {"policy": "color,translation"}
+    assert trained_options(tmp_path / "list", "--strategy", "transfer_d,diffaug") == {}
+
 def test_projected_d_random_mixing_trains_and_a_bad_choice_fails_before_training(
         image_dir, tiny_source, tmp_path, capsys):
     def finetune(mixing, out):

@@ -69,6 +69,9 @@ OPS = {  # in the order DiffAugment applies them
 }
 
 
+FULL_POLICY = "color,translation,cutout"  # DiffAugment's best for few shots
+
+
 def parse_policy(policy: str) -> list[str]:
     """A policy -> its op groups in DiffAugment's order: any comma-separated choice of color,
     translation and cutout ("color,translation,cutout" is the paper's best for few shots), or
@@ -83,7 +86,7 @@ def parse_policy(policy: str) -> list[str]:
     return [group for group in OPS if group in parts]
 
 
-def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout",
+def diff_augment(x: torch.Tensor, policy: str = FULL_POLICY,
                  generator: torch.Generator | None = None, rows: Rows | None = None) -> torch.Tensor:
     """rows: which rows of the global batch x is (None: x is the whole batch)."""
     rows = rows or Rows.whole(x.size(0))

@@ -29,7 +29,7 @@ from .events import (BenchEvent, BenchReportsWritten, BenchRunDone, BenchRunStar
                      Finished, Started, Step)
 from .models import load_model, load_source
 from .sampling import sample_seeds
-from .strategies import preset_lr, resolve
+from .strategies import preset_lr, preset_options, resolve
 from .trainer import train
 
 MAX_STEPS = TrainConfig.LIMITS["steps"][1]  # so the wall-clock budget is what ends a run
@@ -143,6 +143,7 @@ def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
     lr = preset_learning_rate(cfg, preset)
     train_cfg = TrainConfig(steps=MAX_STEPS, batch_size=cfg.batch, seed=seed, save_every=0, lr_g=lr, lr_d=lr,
                             sample_every=TrainConfig.LIMITS["sample_every"][1], strategies=resolve(preset),
+                            strategy_options=preset_options(preset),
                             monitor_every=KEEP_BEST_PERIOD if cfg.keep_best else 0, keep_best=cfg.keep_best)
     curve, final, eval_s = [], {}, [0.0]
 
@@ -167,6 +168,7 @@ def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
         trained = {"train_seconds": 0.0, "steps": 0, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     steps = trained["steps"]
     record = {"kind": "preset", "row": preset, "strategies": resolve(preset), "lr": lr, "keep_best": cfg.keep_best,
+              "options": preset_options(preset), "flip": source.flip,
               **trained,
               "wall_clock": trained["train_seconds"], "images_seen": steps * cfg.batch, "batch": cfg.batch,
               "sec_per_step": trained["train_seconds"] / steps if steps else None,
@@ -193,9 +195,10 @@ def run_bench(cfg: BenchConfig, extractors: dict | None = None, cache=None) -> I
               "feature_extractor": scorer.tag, "spaces": list(scorer.extractors)}
 
     def done(path: Path, **also) -> bool:  # kept unless forced, failed, or made with other settings
-        # Runs recorded before keep_best was written down scored their last step.
+        # Runs recorded before a setting was written down had the `missing` value: the last step
+        # scored, no preset options, x-flips.
         return not cfg.force and bench_report.is_done(path, {**{k: common[k] for k in SAME}, **also},
-                                                      missing={"keep_best": False})
+                                                      missing={"keep_best": False, "options": {}, "flip": True})
 
     def save(path: Path, record: dict, **meta) -> None:
         bench_report.write_json(path, {**meta, **common, **record, "created": time.strftime("%Y-%m-%d %H:%M:%S")})
@@ -219,11 +222,14 @@ def run_bench(cfg: BenchConfig, extractors: dict | None = None, cache=None) -> I
             for seed in cfg.seeds:
                 shot_set, heldout, reference = split_target(full, shots_n, seed, cfg.reference_cap)
                 names = {p: run_name(target, shots_n, p, seed) for p in ["source", *cfg.presets]}
-                # A preset's run is stale when its source, its learning rate or the step scored changed.
+                # A preset's run is stale when its source, its learning rate, its options, its
+                # flips or the step scored changed.
                 todo = [p for p, nm in names.items()
                         if not done(out / "runs" / f"{nm}.json", source_step=source_step,
                                     **({} if p == "source" else {"lr": preset_learning_rate(cfg, p),
-                                                                 "keep_best": cfg.keep_best}))]
+                                                                 "keep_best": cfg.keep_best,
+                                                                 "options": preset_options(p),
+                                                                 "flip": source.flip}))]
                 if not todo:
                     yield BenchSliceSkipped(target, shots_n, seed)
                     continue

@@ -10,7 +10,7 @@ import sys
 from .config import ModelConfig, TrainConfig, default_finetune_steps, monitor_period
 from .events import Failed
 from .cli_output import CLIError, bench_line, metrics_table, run_training, stop_on_ctrl_c
-from .strategies.catalog import PRESETS, WHY, preset_lr
+from .strategies.catalog import PRESETS, WHY, preset_lr, preset_options, with_options
 
 
 def parse_options(pairs: list[str]) -> dict[str, dict]:
@@ -90,7 +90,8 @@ def cmd_finetune(a) -> None:
     lr = a.lr if a.lr is not None else preset_lr(a.strategy, TrainConfig.lr_g)
     cfg = TrainConfig(steps=steps, batch_size=a.batch, seed=a.seed, lr_g=lr, lr_d=lr,
                       save_every=a.save_every, strategies=strategies,
-                      strategy_options=parse_options(a.option), monitor_every=monitor_every,
+                      strategy_options=with_options(preset_options(a.strategy), parse_options(a.option)),
+                      monitor_every=monitor_every,
                       keep_best=a.keep_best, stop_when_copying=a.stop_when_copying, flip=a.flip)
     folder = run_training(train(cfg, images.images, a.out, source=source, stop=stop_on_ctrl_c(),
                                 resume=a.resume), a.quiet)
@@ -134,7 +135,8 @@ def cmd_strategies(a) -> None:
         print(f"  {name:{w}s} {why}")
     print("\nPresets (use with --strategy):")
     for name, (names, why) in PRESETS.items():
-        print(f"  {name:{w}s} {' + '.join(names)}\n  {'':{w}s} {why}")
+        options = " ".join(f"{s}.{f}={v}" for s, fields in preset_options(name).items() for f, v in fields.items())
+        print(f"  {name:{w}s} {' + '.join(names)}{f' ({options})' if options else ''}\n  {'':{w}s} {why}")
 
 
 def cmd_eval(a) -> None:

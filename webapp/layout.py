@@ -18,15 +18,16 @@ from .setup_tabs import (choose_preset, continue_button, continue_run, loss_fram
                          use_example)
 
 
-def _option_control(strategy: str, field: str, default, help_text: str):
+def _option_control(strategy: str, field: str, default, help_text: str, value):
+    """The control of one strategy option, of its default's type, showing `value` (a preset's own)."""
     common = dict(label=field, info=help_text or None, elem_id=f"opt_{strategy}_{field}")
     if isinstance(default, bool):
-        return gr.Checkbox(value=default, **common)
+        return gr.Checkbox(value=value, **common)
     if isinstance(default, int):
-        return gr.Number(value=default, precision=0, minimum=0, **common)
+        return gr.Number(value=value, precision=0, minimum=0, **common)
     if isinstance(default, float):
-        return gr.Number(value=default, minimum=0, **common)
-    return gr.Textbox(value=str(default), **common)
+        return gr.Number(value=value, minimum=0, **common)
+    return gr.Textbox(value=str(value), **common)
 
 
 def build_demo() -> gr.Blocks:
@@ -101,8 +102,9 @@ def build_demo() -> gr.Blocks:
                                 seed = gr.Number(0, precision=0, minimum=0, maximum=sup.SEED_MAX,
                                                  label="Seed", elem_id="seed")
                             options, option_groups = [], {}
+                            first_values = sup.preset_option_values(first_preset)
                             for strat in STRATEGIES:  # controls generated from each strategy's fields
-                                specs = [s for s in sup.option_specs() if s[0] == strat]
+                                specs = [(*s, v) for s, v in zip(sup.option_specs(), first_values) if s[0] == strat]
                                 if specs:
                                     with gr.Column(visible=strat in PRESETS[first_preset][0],
                                                    elem_id=f"opts_{strat}") as option_groups[strat]:
@@ -229,7 +231,7 @@ def build_demo() -> gr.Blocks:
         demo.load(source_info, source, [source_preview, source_card], api_visibility="private", **fast)
         refresh.click(refresh_sources, source, source, api_name="refresh_sources")
         own_source.upload(upload_source, [own_source, sess], source, api_name="upload_source")
-        preset.change(choose_preset, preset, [strategies, preset_why, lr], api_name="preset")
+        preset.change(choose_preset, preset, [strategies, preset_why, lr, *options], api_name="preset")
         strategies.change(lambda chosen: [gr.Column(visible=n in (chosen or [])) for n in option_groups],
                           strategies, list(option_groups.values()), api_visibility="private")
 

@@ -112,9 +112,10 @@ def refresh_sources(current):
 
 @guarded
 def choose_preset(preset):
-    """A preset fills in its strategies, its one line of why and the learning rate it was tuned to."""
+    """A preset fills in its strategies, its one line of why, the learning rate it was tuned to and
+    its strategy options (the strategies' defaults where it sets none)."""
     names, why = sup.preset_strategies(preset)
-    return names, f"*{why}*", preset_lr(preset, TrainConfig.lr_g)
+    return names, f"*{why}*", preset_lr(preset, TrainConfig.lr_g), *sup.preset_option_values(preset)
 
 
 # ----------------------------------------------------------------------------- 3. fine-tuning

@@ -7,7 +7,7 @@ import importlib
 _WHERE = {
     "RunModels": "base", "SourceModels": "base", "StepContext": "base", "Strategy": "base",
     "DEFAULT_PRESET": "catalog", "PRESETS": "catalog", "PRESET_LR": "catalog", "WHY": "catalog",
-    "preset_lr": "catalog",
+    "preset_lr": "catalog", "preset_options": "catalog", "with_options": "catalog",
     "STRATEGIES": "registry", "build": "registry", "with_base": "registry", "resolve": "registry", "strategy_fields": "registry",
 }
 __all__ = list(_WHERE)

@@ -53,6 +53,27 @@ PRESETS: dict[str, tuple[list[str], str]] = {
 }
 DEFAULT_PRESET = "recommended"
 
+# preset -> the strategy options it trains with, {strategy: {field: value}}, over the strategies'
+# own defaults (which follow their papers). The app fills its option controls with them; `tgan
+# finetune --strategy PRESET` and `tgan bench` train with them (--option overrides a field).
+# recommended: DiffAugment without colour jitter, whose brightness and contrast shifts let G keep
+# grey smears where line art is black on white; measured on five targets over three draws of shots
+# (benchmarks/README.md, "Three draws: DiffAugment without colour").
+PRESET_OPTIONS: dict[str, dict[str, dict]] = {"recommended": {"diffaug": {"policy": "translation,cutout"}}}
+
+
+def preset_options(strategy: str) -> dict[str, dict]:
+    """A preset's strategy options (a copy); {} for a list of strategies or an unknown name."""
+    return {name: dict(fields) for name, fields in PRESET_OPTIONS.get(strategy, {}).items()}
+
+
+def with_options(base: dict[str, dict], overrides: dict[str, dict]) -> dict[str, dict]:
+    """base's options with overrides' fields laid over them, strategy by strategy."""
+    merged = {name: dict(fields) for name, fields in base.items()}
+    for name, fields in overrides.items():
+        merged.setdefault(name, {}).update(fields)
+    return merged
+
 # preset -> the Adam learning rate of G and D it trains with, chosen by a sweep of 1e-4, 2e-4 and
 # 5e-4 at the benchmark's 180 s budget (benchmarks/README.md, "Learning-rate sweep"). A preset's
 # rate is what `tgan finetune --strategy PRESET`, the app and `tgan bench` use unless told otherwise.
