@@ -68,8 +68,9 @@ def default_finetune(shots, target: str, steps: int = DEFAULT_STEPS, until: int 
     """The app's default `steps`-step fine-tune of the target's bundled source on `shots`, driven in
     30 s chunks as the app drives it, from `state` (None: a new run) to step `until` (default: the
     end); the TrainState there. `lr` None: the preset's own rate; `options`: {strategy: {field: value}}
-    over the preset's own; `strategies` None: the default preset's (a list: no preset options); `seed`: the run's random stream; `overrides`: TrainConfig fields
-    set over the app's settings (e.g. beta1, beta2, lr_g)."""
+    over the preset's own; `strategies` None: the default preset's (a list: no preset options);
+    `seed`: the run's random stream; `overrides`: TrainConfig fields set over the app's settings
+    (e.g. beta1, beta2, lr_g)."""
     lr = preset_lr(DEFAULT_PRESET, TrainConfig.lr_g) if lr is None else lr
     cfg = sup.make_config(strategies or list(PRESETS[DEFAULT_PRESET][0]), [], steps, lr, batch, seed)
     own = preset_options(DEFAULT_PRESET) if strategies is None else {}
