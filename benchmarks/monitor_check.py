@@ -63,8 +63,8 @@ def trained_steps(target: str, shots, steps: int, every: int, preset: str = "rec
     new networks of this shape from scratch instead of the target's bundled source. The run goes in
     chunks of one monitor period, so each reading's G_ema is at hand (chunks continue bit-exactly)."""
     strategies = list(PRESETS[preset][0]) if preset in PRESETS else preset.split(",")
-    options = sup.preset_option_values(preset) if preset in PRESETS else []
-    cfg = sup.make_config(strategies, options, steps, lr or preset_lr(preset, 2e-4), 16, 0)
+    # a strategy list has no preset options: its controls' values are the strategies' defaults
+    cfg = sup.make_config(strategies, sup.preset_option_values(preset), steps, lr or preset_lr(preset, 2e-4), 16, 0)
     source = None if fresh else CHECKPOINTS / source_for(target)
     state, readings, alarm = None, [], ""
     previous_rule, previous = KeepBest(min_improvement=0.0), None  # previous: (step, G_ema) it keeps

@@ -154,12 +154,14 @@ def test_a_fine_tune_flips_its_images_as_its_source_was_pretrained(image_dir, ti
     assert as_source.cfg.flip is False
     # Every real drawn is one of the shots as it is; with flips, some come mirrored.
     shots = {tuple(img.flatten().tolist()) for img in images}  # images: (N, 3, R, R) uint8
-    drawn = torch.cat([as_source._real_batch() for _ in range(8)])  # (32, 3, R, R) in [-1, 1]
-    as_uint8 = ((drawn + 1) * 127.5).round().to(torch.uint8)
-    assert all(tuple(x.flatten().tolist()) in shots for x in as_uint8)
+
+    def all_unmirrored(run: TrainingRun) -> bool:
+        drawn = torch.cat([run._real_batch() for _ in range(8)])  # (32, 3, R, R) in [-1, 1]
+        return all(tuple(x.flatten().tolist()) in shots for x in ((drawn + 1) * 127.5).round().to(torch.uint8))
+
+    assert all_unmirrored(as_source)
     told = TrainingRun(_cfg(flip=True), from_dict(ModelConfig, config["model"]), images, load_source(no_flip),
                        torch.device("cpu"))
-    mirrored = torch.cat([told._real_batch() for _ in range(8)])
-    assert not all(tuple(x.flatten().tolist()) in shots for x in ((mirrored + 1) * 127.5).round().to(torch.uint8))
+    assert not all_unmirrored(told)
     list(train(_cfg(steps=2), images, tmp_path / "run", source=load_source(no_flip)))
     assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["flip"] is False
