@@ -89,6 +89,20 @@ def as_float(value, name: str, lo: float, hi: float) -> float:
     return number
 
 
+# The x-flip control: a run mirrors its images at random as its source was pretrained (kanji was
+# not: a mirrored glyph is no glyph), unless the user says otherwise.
+FLIP_CHOICES = {"as the source was trained": None, "yes": True, "no": False}
+
+
+def as_flip(value) -> bool | None:
+    """The x-flip control's value -> TrainConfig.flip (None: the source's choice)."""
+    if value is None or value == "":
+        return None
+    if value not in FLIP_CHOICES:
+        raise ValueError(f"mirror images: {value!r} is not a choice; use one of {', '.join(map(repr, FLIP_CHOICES))}")
+    return FLIP_CHOICES[value]
+
+
 def option_specs() -> list[tuple[str, str, object, str]]:
     """(strategy, field, default, help) for every strategy option, in a fixed order."""
     return [(s, f, d, h) for s in STRATEGIES for f, d, h in strategy_fields(s)]
@@ -113,8 +127,9 @@ def base_note(strategies) -> str | None:
     return with_base(list(strategies or []))[1] if strategies else None
 
 
-def make_config(strategies, option_values, steps, lr, batch_size, seed, grid_size: int = 16) -> TrainConfig:
-    """A validated TrainConfig from the form. option_values follow option_specs(); None = default."""
+def make_config(strategies, option_values, steps, lr, batch_size, seed, flip=None, grid_size: int = 16) -> TrainConfig:
+    """A validated TrainConfig from the form. option_values follow option_specs(); None = default;
+    flip: a FLIP_CHOICES key (None: as the source was trained)."""
     if not strategies:
         raise ValueError("choose at least one strategy (or a preset)")
     names, _ = with_base(list(strategies))  # the app says what was added (base_note)
@@ -128,7 +143,7 @@ def make_config(strategies, option_values, steps, lr, batch_size, seed, grid_siz
     cfg = TrainConfig(
         steps=steps, batch_size=as_int(batch_size, "batch size", 1, MAX_BATCH),
         lr_g=as_float(lr, "learning rate", *LR_RANGE), lr_d=as_float(lr, "learning rate", *LR_RANGE),
-        seed=as_int(seed, "seed", 0, SEED_MAX), grid_size=grid_size,
+        seed=as_int(seed, "seed", 0, SEED_MAX), flip=as_flip(flip), grid_size=grid_size,
         sample_every=max(1, min(25, steps // 20)), save_every=0,
         monitor_every=monitor_period(steps), keep_best=True,  # the app keeps the best step
         strategies=names, strategy_options=options)

@@ -29,7 +29,7 @@ def defaults():
 
 
 def run_training(sess, source="tiny", steps=3, strategies=FAST, batch=4):
-    return list(setup_tabs.train_run(sess, source, strategies, steps, 2e-4, batch, 0, *defaults()))
+    return list(setup_tabs.train_run(sess, source, strategies, steps, 2e-4, batch, 0, None, *defaults()))
 
 
 @pytest.fixture
@@ -128,9 +128,12 @@ def test_make_config_validates_and_maps_options():
     cfg = sup.make_config(FAST, values, 10, 1e-4, 8, 5)
     assert cfg.strategy_options == {"freeze_d": {"frozen_blocks": 1}}
     assert (cfg.steps, cfg.batch_size, cfg.lr_g, cfg.lr_d, cfg.seed) == (10, 8, 1e-4, 1e-4, 5)
+    # the x-flip control: the source's choice (None, resolved when the run starts), or yes / no
+    assert [sup.make_config(FAST, values, 10, 1e-4, 8, 5, choice).flip for choice in sup.FLIP_CHOICES] == [None, True, False]
     for bad, match in [(dict(steps=0), "steps=0 is out of range"), (dict(steps=2.5), "whole number"),
                        (dict(lr=1.0), "learning rate"), (dict(batch_size=10_000), "batch size"),
-                       (dict(seed=-1), "seed"), (dict(steps="abc"), "must be a number")]:
+                       (dict(seed=-1), "seed"), (dict(steps="abc"), "must be a number"),
+                       (dict(flip="sometimes"), "mirror images: 'sometimes' is not a choice")]:
         args = dict(steps=10, lr=1e-4, batch_size=8, seed=0) | bad
         with pytest.raises(ValueError, match=match):
             sup.make_config(FAST, values, **args)
@@ -182,7 +185,7 @@ def _wait_for_a_step(sess, gen=None, timeout=60):
 
 def test_stop_ends_cleanly_and_keeps_the_model(app_env, app_image_files, sess):
     setup_tabs.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
-    gen = setup_tabs.train_run(sess, "tiny", FAST, 2000, 2e-4, 4, 0, *defaults())
+    gen = setup_tabs.train_run(sess, "tiny", FAST, 2000, 2e-4, 4, 0, None, *defaults())
     seen = []
     consumer = threading.Thread(target=lambda: seen.extend(gen), daemon=True)
     consumer.start()
@@ -206,17 +209,17 @@ def test_stop_ends_cleanly_and_keeps_the_model(app_env, app_image_files, sess):
 def test_continue_after_stop_resumes_from_the_last_step(app_env, app_image_files, sess):
     setup_tabs.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
     assert setup_tabs.continue_button(sess)[1].visible is False  # nothing to continue yet
-    gen = setup_tabs.train_run(sess, "tiny", FAST, 2000, 2e-4, 4, 0, *defaults())
+    gen = setup_tabs.train_run(sess, "tiny", FAST, 2000, 2e-4, 4, 0, None, *defaults())
     _wait_for_a_step(sess, gen)
     gen.close()  # a cancelled request
     stopped_at = sess.run.step
     start, resume = setup_tabs.continue_button(sess)
     assert start.value == "Start over" and resume.visible and resume.value == f"Continue from step {stopped_at}"
     with mistake("set Steps above"):
-        list(setup_tabs.continue_run(sess, "tiny", FAST, stopped_at, 2e-4, 4, 0, *defaults()))
+        list(setup_tabs.continue_run(sess, "tiny", FAST, stopped_at, 2e-4, 4, 0, None, *defaults()))
     with mistake("same strategies"):
-        list(setup_tabs.continue_run(sess, "tiny", ["transfer_d"], 2000, 2e-4, 4, 0, *defaults()))
-    outputs = list(setup_tabs.continue_run(sess, "tiny", FAST, stopped_at + 2, 2e-4, 4, 0, *defaults()))
+        list(setup_tabs.continue_run(sess, "tiny", ["transfer_d"], 2000, 2e-4, 4, 0, None, *defaults()))
+    outputs = list(setup_tabs.continue_run(sess, "tiny", FAST, stopped_at + 2, 2e-4, 4, 0, None, *defaults()))
     assert f"Continuing the stopped run from step {stopped_at}" in outputs[0][4]
     assert "**Done**" in outputs[-1][4] and f"continued from step {stopped_at}" in outputs[-1][4]
     assert "ETA" not in outputs[-1][3] and "finished" in outputs[-1][3]
@@ -232,7 +235,7 @@ def test_a_cancelled_request_keeps_the_last_step_and_saves(app_env, app_image_fi
     thread (appkit.own_thread) and never waits for the page, so that step may be past the last one
     the handler had shown: nothing trained is lost either way."""
     setup_tabs.upload_images([str(p) for p in app_image_files["good"]], sess, "tiny")
-    gen = setup_tabs.train_run(sess, "tiny", ["transfer_d"], 2000, 2e-4, 4, 0, *defaults())
+    gen = setup_tabs.train_run(sess, "tiny", ["transfer_d"], 2000, 2e-4, 4, 0, None, *defaults())
     last_seen = _wait_for_a_step(sess, gen)
     gen.close()  # what a cancelled request does to the handler
     assert not sess.training and sess.run.stopped and last_seen <= sess.run.step < 2000

@@ -1,6 +1,7 @@
 """The real server through gradio_client: upload -> train a few steps -> sample -> interpolate."""
 from __future__ import annotations
 
+import json
 import re
 import time
 import zipfile
@@ -29,7 +30,7 @@ def test_upload_train_sample_interpolate(app_url, app_image_files):
     gallery, summary = c.predict([handle_file(str(p)) for p in app_image_files["all"]], "tiny", api_name="/upload")
     assert len(gallery) == 8 and "**8 images ready**" in summary and "`notes.txt`" in summary
 
-    job = c.submit("tiny", ["transfer_d", "freeze_d", "diffaug"], 3, 2e-4, 4, 0, *options(), api_name="/train")
+    job = c.submit("tiny", ["transfer_d", "freeze_d", "diffaug"], 3, 2e-4, 4, 0, "no", *options(), api_name="/train")
     outputs = job.result(timeout=180) and job.outputs()
     plot, samples, source_grid, progress, status, download, monitor, verdict = outputs[-1]
     assert verdict.startswith("**Monitor at step 3:")
@@ -38,6 +39,7 @@ def test_upload_train_sample_interpolate(app_url, app_image_files):
     assert any(o[1] for o in outputs)  # a fine-tuned sample grid was streamed
     with zipfile.ZipFile(download) as zf:
         assert sorted(zf.namelist()) == ["config.json", "model.safetensors"]
+        assert json.loads(zf.read("config.json"))["train"]["flip"] is False  # the x-flip control's "no"
     assert {row[2] for row in plot["data"]} >= {"D/real", "D/fake", "G/adv"}
 
     seeds, label = c.predict("tiny", 5, 1.0, api_name="/seeds")
@@ -56,7 +58,7 @@ def test_sessions_do_not_see_each_other(app_url, app_image_files):
     a, b = api_client(app_url), api_client(app_url)
     a.predict([handle_file(str(p)) for p in app_image_files["good"]], "tiny", api_name="/upload")
     # b's mistake is a warning (its outputs stay as they were), not an error, and trains nothing
-    b.submit("tiny", ["transfer_d"], 2, 2e-4, 4, 0, *options(), api_name="/train").result(timeout=60)
+    b.submit("tiny", ["transfer_d"], 2, 2e-4, 4, 0, "as the source was trained", *options(), api_name="/train").result(timeout=60)
     _, label = b.predict("tiny", 0, 1.0, api_name="/seeds")
     assert "source model **tiny**" in label  # b has no run, whatever a does
 
@@ -64,7 +66,7 @@ def test_sessions_do_not_see_each_other(app_url, app_image_files):
 def test_stop_over_the_api_keeps_the_model(app_url, app_image_files):
     c = api_client(app_url)
     c.predict([handle_file(str(p)) for p in app_image_files["good"]], "tiny", api_name="/upload")
-    job = c.submit("tiny", ["transfer_d"], 3000, 2e-4, 4, 0, *options(), api_name="/train")
+    job = c.submit("tiny", ["transfer_d"], 3000, 2e-4, 4, 0, "as the source was trained", *options(), api_name="/train")
     # wait until a step has run (status "Training on cpu: step N / 3000", N >= 1): a Stop during the
     # set-up frame, which a fast machine reaches first, ends the run with nothing to download
     deadline = time.monotonic() + 60

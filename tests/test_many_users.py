@@ -48,7 +48,7 @@ def app_url(app_checkpoints, monkeypatch):
 
 
 def _train_defaults(c: Client) -> list:
-    """The strategy-option inputs of /train (everything after seed), at their UI defaults."""
+    """The inputs of /train after seed (the x-flip choice and the strategy options), at their UI defaults."""
     params = c.view_api(print_info=False, return_format="dict")["named_endpoints"]["/train"]["parameters"]
     return [p["parameter_default"] for p in params[6:]]
 

@@ -41,7 +41,7 @@ def zerogpu(app_env, app_image_files, monkeypatch):
 
 
 def _train(sess, steps):
-    return list(setup_tabs.train_run(sess, "tiny", FAST, steps, 2e-4, 4, 0, *defaults()))
+    return list(setup_tabs.train_run(sess, "tiny", FAST, steps, 2e-4, 4, 0, None, *defaults()))
 
 
 def test_forked_chunks_give_the_in_process_weights(zerogpu, monkeypatch):
@@ -64,7 +64,7 @@ def test_stop_reaches_the_child_and_keeps_the_last_step(zerogpu, monkeypatch):
     monkeypatch.setattr(live_run, "CHUNK_STEPS", None)  # one long chunk: Stop must reach into it
     seen = []
     consumer = threading.Thread(target=lambda: seen.extend(
-        setup_tabs.train_run(sess, "tiny", FAST, 3000, 2e-4, 4, 0, *defaults())), daemon=True)
+        setup_tabs.train_run(sess, "tiny", FAST, 3000, 2e-4, 4, 0, None, *defaults())), daemon=True)
     consumer.start()
     deadline = time.monotonic() + 60
     while (sess.live is None or sess.live.last_step is None) and time.monotonic() < deadline:
@@ -79,7 +79,7 @@ def test_stop_reaches_the_child_and_keeps_the_last_step(zerogpu, monkeypatch):
 def test_a_killed_chunk_loses_only_itself_and_the_app_says_so(zerogpu, monkeypatch):
     sess, children = zerogpu
     monkeypatch.setattr(live_run, "CHUNK_STEPS", 20)  # long enough that the kill lands mid-chunk
-    gen = setup_tabs.train_run(sess, "tiny", FAST, 3000, 2e-4, 4, 0, *defaults())
+    gen = setup_tabs.train_run(sess, "tiny", FAST, 3000, 2e-4, 4, 0, None, *defaults())
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (sess.live is None or sess.live.step == 0 or sess.live.last_step is None
                                            or sess.live.last_step.step <= sess.live.step):
@@ -91,7 +91,7 @@ def test_a_killed_chunk_loses_only_itself_and_the_app_says_so(zerogpu, monkeypat
     assert f"kept at step {kept}" in outputs[-1][4] and "press Continue" in outputs[-1][4]
     assert kept == 20 and sess.run.step == kept and sess.run.stopped
     assert setup_tabs.continue_button(sess)[1].value == f"Continue from step {kept}"
-    outputs = list(setup_tabs.continue_run(sess, "tiny", FAST, kept + 2, 2e-4, 4, 0, *defaults()))
+    outputs = list(setup_tabs.continue_run(sess, "tiny", FAST, kept + 2, 2e-4, 4, 0, None, *defaults()))
     assert "**Done**" in outputs[-1][4] and sess.run.step == kept + 2
 
 

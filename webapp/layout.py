@@ -101,6 +101,10 @@ def build_demo() -> gr.Blocks:
                                                maximum=sup.LR_RANGE[1], elem_id="lr")
                                 seed = gr.Number(0, precision=0, minimum=0, maximum=sup.SEED_MAX,
                                                  label="Seed", elem_id="seed")
+                            flip = gr.Radio(list(sup.FLIP_CHOICES), value=next(iter(sup.FLIP_CHOICES)),
+                                            label="Mirror images at random (x-flip)",
+                                            info="No for images a mirror changes: text, glyphs, logos",
+                                            elem_id="flip")
                             options, option_groups = [], {}
                             first_values = sup.preset_option_values(first_preset)
                             for strat in STRATEGIES:  # controls generated from each strategy's fields
@@ -237,7 +241,7 @@ def build_demo() -> gr.Blocks:
 
         explore_outputs = [seed_gallery, explore_label, cmp_source, cmp_tuned, interp_img, pca_img]
         explore_inputs = [sess, source, start_seed, psi, selected, mine, interp_seeds, interp_t, *amounts]
-        train_inputs = [sess, source, strategies, steps, lr, batch, seed, *options]
+        train_inputs = [sess, source, strategies, steps, lr, batch, seed, flip, *options]
         train_outputs = [loss_plot, samples, source_samples, progress, status, run_file, monitor_plot, monitor_text]
         train_opts = dict(concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY, show_progress="minimal")
         run = start.click(train_run, train_inputs, train_outputs, api_name="train", **train_opts)

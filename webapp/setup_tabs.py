@@ -144,12 +144,12 @@ def _run_zip(sess: sup.Session):
 
 
 @guarded
-def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed, *options, resume: bool = False):
+def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed, flip, *options, resume: bool = False):
     """Stream (loss plot, sample grid, source grid, progress, status, download) while training.
     The handler is the unit of work: it drives the run chunk by chunk (plumbing.start_chunk: on a
     thread of its own, or in the GPU process on ZeroGPU), so Stop, a lost chunk and a closed tab
     all end here. resume: continue the stopped run from its last step instead of starting over."""
-    cfg = sup.make_config(strategies, options, steps, lr, batch_size, seed)
+    cfg = sup.make_config(strategies, options, steps, lr, batch_size, seed, flip)
     note = sup.base_note(strategies)
     if note:
         gr.Info(f"{note}.")
@@ -191,9 +191,9 @@ def train_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed
             sess.end_run(live)
 
 
-def continue_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed, *options):
+def continue_run(sess: sup.Session, source, strategies, steps, lr, batch_size, seed, flip, *options):
     """Continue the stopped run (the "Continue from step N" button)."""
-    yield from train_run(sess, source, strategies, steps, lr, batch_size, seed, *options, resume=True)
+    yield from train_run(sess, source, strategies, steps, lr, batch_size, seed, flip, *options, resume=True)
 
 
 def continue_button(sess: sup.Session):
