@@ -13,7 +13,7 @@ import pytest
 from tgan import bench, bench_config
 from tgan.bench_report import END, START, aggregate, markdown_table, write_readme_table
 from tgan.events import BenchReportsWritten, BenchRunStarted, BenchSliceSkipped
-from tgan.strategies import PRESET_LR
+from tgan.strategies import PRESET_LR, PRESETS
 from tgan.metrics import FeatureCache
 from tgan.random_features import RandomCNNFeatures
 
@@ -44,7 +44,7 @@ def _config(tmp_path, data, sources, readme, **kw):
     return bench_config.make_config("quick", **{**options, **kw})
 
 
-def test_bench_end_to_end(tmp_path, bench_setup, one_thread):
+def test_bench_end_to_end(tmp_path, bench_setup, one_thread, monkeypatch):
     data, sources, readme = bench_setup
     cfg = _config(tmp_path, data, sources, readme)
     cache = FeatureCache(tmp_path / "features")
@@ -107,6 +107,13 @@ def test_bench_end_to_end(tmp_path, bench_setup, one_thread):
     for name in names:
         assert json.loads((out / "runs" / f"{name}.json").read_text())["source_step"] == config["step"], name
     assert (out / "runs" / "tiny-real-vs-real.json").read_text() == floor_before
+
+    # A preset whose strategies changed is trained again; the other presets' runs are kept.
+    monkeypatch.setitem(PRESETS, "recommended", (["transfer_g", "diffaug"], "a changed preset"))
+    again = list(bench.run_bench(cfg, extractors=SPACES, cache=cache))
+    assert [e.name for e in again if isinstance(e, BenchRunStarted)] == ["tiny-4shot-recommended-seed0"]
+    rerun = json.loads((out / "runs" / "tiny-4shot-recommended-seed0.json").read_text())
+    assert rerun["strategies"] == ["transfer_g", "diffaug"]
 
 
 def _run_record(kind, row, seed, kid, device):

@@ -222,11 +222,12 @@ def run_bench(cfg: BenchConfig, extractors: dict | None = None, cache=None) -> I
             for seed in cfg.seeds:
                 shot_set, heldout, reference = split_target(full, shots_n, seed, cfg.reference_cap)
                 names = {p: run_name(target, shots_n, p, seed) for p in ["source", *cfg.presets]}
-                # A preset's run is stale when its source, its learning rate, its options, its
-                # flips or the step scored changed.
+                # A preset's run is stale when its source, its strategies, its learning rate, its
+                # options, its flips or the step scored changed.
                 todo = [p for p, nm in names.items()
                         if not done(out / "runs" / f"{nm}.json", source_step=source_step,
-                                    **({} if p == "source" else {"lr": preset_learning_rate(cfg, p),
+                                    **({} if p == "source" else {"strategies": resolve(p),
+                                                                 "lr": preset_learning_rate(cfg, p),
                                                                  "keep_best": cfg.keep_best,
                                                                  "options": preset_options(p),
                                                                  "flip": source.flip}))]

@@ -19,7 +19,11 @@ class MultiTask(Strategy):
     order = 40
     needs_source = True
     fields_help = {"lambda_cdc": "weight of the correspondence loss"}
-    lambda_cdc: float = 1.0
+    # The paper's weight. Its code weighs the KL by 1000 under a mean over every (anchor, other)
+    # pair of a 4-sample batch, which is 1000 / 3 = 333 per anchor; this loss averages per anchor
+    # (batchmean), where the per-row KL of a softmax over cosine similarities hardly depends on
+    # the batch size. (The weight was 1 here until 2026-12-08, which left the loss near zero.)
+    lambda_cdc: float = 333.0
 
     def setup(self, run: RunModels) -> None:
         if not run.g_from_source:
