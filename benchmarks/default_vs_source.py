@@ -126,7 +126,7 @@ def main() -> None:
     p.add_argument("--grids", type=Path, default=None,
                    help="also write DIR/<target>-default-<steps>.png: 10 samples each of the source, the kept step and "
                         "the last step (seeds 10,000-10,009), over the 10 shots")
-    p.add_argument("--strategies", nargs="+", default=list(PRESETS[DEFAULT_PRESET][0]),
+    p.add_argument("--strategies", nargs="+", default=None,
                    help="the strategies to train (default: the default preset's), to compare a variant")
     p.add_argument("--option", action="append", default=[], metavar="STRATEGY.FIELD=VALUE",
                    help="a strategy option, e.g. projected_d.mixing=random (repeatable)")
@@ -158,7 +158,7 @@ def main() -> None:
     # A bad --strategies, --option, --betas, --lr-g, --ema-*, --lr-schedule or --lr-mult fails here, before any
     # training: the CLI's parsing, the strategies' own checks, TrainConfig's ranges.
     try:
-        names = with_base(a.strategies)[0]
+        names = with_base(a.strategies or list(PRESETS[DEFAULT_PRESET][0]))[0]
         options = parse_options(a.option)
         build(names, options)
         TrainConfig(**overrides).validate()
@@ -177,8 +177,9 @@ def main() -> None:
         state, took = None, 0.0
         for until in sorted(set(a.milestones)) + [a.steps]:
             t0 = time.perf_counter()
-            state = default_finetune(shots, target, a.steps, until, state, a.batch, a.lr, options, names, a.seed,
-                                     overrides)
+            # Without --strategies this is the default preset itself, preset options included.
+            state = default_finetune(shots, target, a.steps, until, state, a.batch, a.lr, options,
+                                     a.strategies and names, a.seed, overrides)
             took += time.perf_counter() - t0  # training only: the milestones' scoring is left out
             if until < a.steps:
                 for space, v in score(generator_from_tensors(state.model, state.tensors, "G_ema"),
