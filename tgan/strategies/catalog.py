@@ -37,7 +37,7 @@ PRESETS: dict[str, tuple[list[str], str]] = {
     "recommended": (["transfer_g", "projected_d", "diffaug"],
                     "Source G against a D on frozen ImageNet features + DiffAugment: the lowest "
                     "Inception KID in our benchmark on all three targets (kanji 10-shot, 180 s on CPU: "
-                    "0.047 vs 0.372 for TransferGAN)."),
+                    "0.051 vs 0.333 for TransferGAN)."),
     "TransferGAN": (["transfer_d"], "Fine-tune the source G and D, nothing else (Wang et al. 2018)."),
     "FreezeD": (["transfer_d", "freeze_d"], "TransferGAN with D's lower blocks frozen (Mo et al. 2020)."),
     "L2-SP": (["transfer_d", "l2sp"], "TransferGAN pulled toward the source weights."),
