@@ -177,9 +177,9 @@ def main() -> None:
         state, took = None, 0.0
         for until in sorted(set(a.milestones)) + [a.steps]:
             t0 = time.perf_counter()
-            # Without --strategies this is the default preset itself, preset options included.
+            # Without --strategies (None) this is the default preset itself, its options included.
             state = default_finetune(shots, target, a.steps, until, state, a.batch, a.lr, options,
-                                     a.strategies and names, a.seed, overrides)
+                                     names if a.strategies else None, a.seed, overrides)
             took += time.perf_counter() - t0  # training only: the milestones' scoring is left out
             if until < a.steps:
                 for space, v in score(generator_from_tensors(state.model, state.tensors, "G_ema"),
