@@ -140,10 +140,11 @@ def _train_segments(cfg: BenchConfig, train_cfg: TrainConfig, shots, source, wor
 def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats, train_feats, source,
                 out) -> Generator[BenchEvent, None, dict]:
     name = run_name(target, shots_n, preset, seed)
-    lr = preset_learning_rate(cfg, preset)
+    settings = preset_settings(cfg, preset, source)
+    lr = settings["lr"]
     train_cfg = TrainConfig(steps=MAX_STEPS, batch_size=cfg.batch, seed=seed, save_every=0, lr_g=lr, lr_d=lr,
-                            sample_every=TrainConfig.LIMITS["sample_every"][1], strategies=resolve(preset),
-                            strategy_options=preset_options(preset),
+                            sample_every=TrainConfig.LIMITS["sample_every"][1], strategies=settings["strategies"],
+                            strategy_options=settings["options"],
                             monitor_every=KEEP_BEST_PERIOD if cfg.keep_best else 0, keep_best=cfg.keep_best)
     curve, final, eval_s = [], {}, [0.0]
 
@@ -160,16 +161,14 @@ def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
             bench_pictures.save_strip(fake[:cfg.grid_cols], out / "runs" / f"{name}.png")
         eval_s[0] += time.perf_counter() - t
 
-    yield BenchRunStarted(name, cfg.budget_s, resolve(preset))
+    yield BenchRunStarted(name, cfg.budget_s, settings["strategies"])
     try:
         with tempfile.TemporaryDirectory(prefix=f"tgan-bench-{name}-") as work:
             trained = _train_segments(cfg, train_cfg, shot_set.images, source, Path(work), on_point)
     except Exception as exc:  # noqa: BLE001 - one broken preset (e.g. a missing package) must not end the bench
         trained = {"train_seconds": 0.0, "steps": 0, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     steps = trained["steps"]
-    record = {"kind": "preset", "row": preset, "strategies": resolve(preset), "lr": lr, "keep_best": cfg.keep_best,
-              "options": preset_options(preset), "flip": source.flip,
-              **trained,
+    record = {"kind": "preset", "row": preset, **settings, **trained,
               "wall_clock": trained["train_seconds"], "images_seen": steps * cfg.batch, "batch": cfg.batch,
               "sec_per_step": trained["train_seconds"] / steps if steps else None,
               "eval_seconds": eval_s[0], "metrics": final, "curve": curve}
@@ -180,6 +179,13 @@ def _run_preset(cfg, scorer, target, shots_n, seed, preset, shot_set, ref_feats,
 def preset_learning_rate(cfg: BenchConfig, preset: str) -> float:
     """--lr for every preset when given (a sweep), else the rate each preset was tuned to."""
     return cfg.lr if cfg.lr is not None else preset_lr(preset, TrainConfig.lr_g)
+
+
+def preset_settings(cfg: BenchConfig, preset: str, source) -> dict:
+    """What a preset's run trains with, as its record stores it. One dict for both the run and the
+    staleness check, so that a recorded run made with other settings is always made again."""
+    return {"strategies": resolve(preset), "lr": preset_learning_rate(cfg, preset), "keep_best": cfg.keep_best,
+            "options": preset_options(preset), "flip": source.flip}
 
 
 def run_bench(cfg: BenchConfig, extractors: dict | None = None, cache=None) -> Iterator[BenchEvent]:
@@ -222,15 +228,10 @@ def run_bench(cfg: BenchConfig, extractors: dict | None = None, cache=None) -> I
             for seed in cfg.seeds:
                 shot_set, heldout, reference = split_target(full, shots_n, seed, cfg.reference_cap)
                 names = {p: run_name(target, shots_n, p, seed) for p in ["source", *cfg.presets]}
-                # A preset's run is stale when its source, its strategies, its learning rate, its
-                # options, its flips or the step scored changed.
+                # A run is stale when its source or (a preset's) any of its preset_settings changed.
                 todo = [p for p, nm in names.items()
                         if not done(out / "runs" / f"{nm}.json", source_step=source_step,
-                                    **({} if p == "source" else {"strategies": resolve(p),
-                                                                 "lr": preset_learning_rate(cfg, p),
-                                                                 "keep_best": cfg.keep_best,
-                                                                 "options": preset_options(p),
-                                                                 "flip": source.flip}))]
+                                    **({} if p == "source" else preset_settings(cfg, p, source)))]
                 if not todo:
                     yield BenchSliceSkipped(target, shots_n, seed)
                     continue
