@@ -17,7 +17,8 @@ from tgan.subsets import HOLDOUT_MIN_IMAGES
 from .files import (app_root, checkpoints_root, load_model_config, model_card_line, source_names,
                     source_path, zip_files, zip_images, zip_run)
 from .handles import ModelHandle, advice, inference_threads, score_events, source_grid, source_handle
-from .limits import (CHUNK_SECONDS, EXAMPLE_SETS, EXPLORE_THREADS, FLIP_CHOICES, GALLERY_SEEDS, LR_RANGE, MAX_BATCH, MAX_INTERP_SEEDS,
+from .limits import (CHUNK_SECONDS, DEFAULT_FLIP, EXAMPLE_SETS, EXPLORE_THREADS, FLIP_CHOICES, GALLERY_SEEDS, LR_RANGE,
+                     MAX_BATCH, MAX_INTERP_SEEDS,
                      MAX_STEPS, MAX_VIDEO_FRAMES, PCA_COMPONENTS, PROJECTED, SEED_MAX, TRAIN_THREADS, as_float, as_int,
                      base_note, make_config, option_specs, parse_seeds, preset_option_values,
                      preset_strategies)
@@ -32,7 +33,8 @@ __all__ = [
     "app_root", "checkpoints_root", "load_model_config", "model_card_line", "source_names", "source_path",
     "zip_files", "zip_images", "zip_run",
     "ModelHandle", "advice", "inference_threads", "score_events", "source_grid", "source_handle",
-    "CHUNK_SECONDS", "EXAMPLE_SETS", "EXPLORE_THREADS", "FLIP_CHOICES", "GALLERY_SEEDS", "LR_RANGE", "MAX_BATCH", "MAX_INTERP_SEEDS",
+    "CHUNK_SECONDS", "DEFAULT_FLIP", "EXAMPLE_SETS", "EXPLORE_THREADS", "FLIP_CHOICES", "GALLERY_SEEDS", "LR_RANGE",
+    "MAX_BATCH", "MAX_INTERP_SEEDS",
     "MAX_STEPS", "MAX_VIDEO_FRAMES", "PCA_COMPONENTS", "PROJECTED", "SEED_MAX", "TRAIN_THREADS",
     "as_float", "as_int", "base_note", "make_config", "option_specs", "parse_seeds", "preset_option_values", "preset_strategies",
     "display", "example_preview", "grid", "latent_at", "resolution_of", "to_pils",

@@ -92,6 +92,7 @@ def as_float(value, name: str, lo: float, hi: float) -> float:
 # The x-flip control: a run mirrors its images at random as its source was pretrained (kanji was
 # not: a mirrored glyph is no glyph), unless the user says otherwise.
 FLIP_CHOICES = {"as the source was trained": None, "yes": True, "no": False}
+DEFAULT_FLIP = next(iter(FLIP_CHOICES))  # the control's first choice, "as the source was trained"
 
 
 def as_flip(value) -> bool | None:

@@ -160,7 +160,7 @@ def main() -> None:
         t0 = time.perf_counter()
         job = c.submit(args.source, list(PRESETS[DEFAULT_PRESET][0]), args.steps,
                        preset_lr(DEFAULT_PRESET, TrainConfig.lr_g), TrainConfig.batch_size, 0,
-                       next(iter(sup.FLIP_CHOICES)), *options, api_name="/train")
+                       sup.DEFAULT_FLIP, *options, api_name="/train")
         first = None
         while not job.done():
             if first is None and any(o[1] for o in job.outputs()):

@@ -164,6 +164,12 @@ def main() -> None:
         TrainConfig(**overrides).validate()
     except (CLIError, ValueError) as e:
         p.error(str(e))
+    missing = [t for t in a.targets if not (a.data_dir / f"target-{t}.zip").is_file()]
+    if missing:  # before any training, not after the first targets' runs
+        p.error(f"no target-<name>.zip in {a.data_dir} for: {', '.join(missing)} (build one with "
+                f"benchmarks/lineart_target/, or put the data sets' zips there)")
+    for target in a.targets:
+        source_for(target)  # exits with the bundled sources' names if the target has none
     if set(options) - set(names):
         p.error(f"--option names a strategy outside the trained ones ({', '.join(names)}): "
                 f"{', '.join(sorted(set(options) - set(names)))}")

@@ -101,7 +101,7 @@ def build_demo() -> gr.Blocks:
                                                maximum=sup.LR_RANGE[1], elem_id="lr")
                                 seed = gr.Number(0, precision=0, minimum=0, maximum=sup.SEED_MAX,
                                                  label="Seed", elem_id="seed")
-                            flip = gr.Radio(list(sup.FLIP_CHOICES), value=next(iter(sup.FLIP_CHOICES)),
+                            flip = gr.Radio(list(sup.FLIP_CHOICES), value=sup.DEFAULT_FLIP,
                                             label="Mirror images at random (x-flip)",
                                             info="No for images a mirror changes: text, glyphs, logos",
                                             elem_id="flip")
