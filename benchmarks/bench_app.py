@@ -4,7 +4,7 @@
 
 Prints p50/p95 of the interpolation slider and truncation (ψ) handlers (goal: p95 <= 150 ms on
 CPU), the time from pressing Start to the first fine-tuned sample grid (goal: <= 5 s), and the
-wall-clock of that whole run (`--steps 900`: the app's default fine-tune on a CPU).
+wall-clock of that whole run (`--steps 1100`: the app's default fine-tune).
 Three views of latency: the handler alone (a plain call), the gradio_client round trip (which
 polls for messages every 50 ms, so it has a floor of its own), and, when Playwright and
 /usr/bin/chromium are there, the real page: slider moved -> new image loaded in the browser.

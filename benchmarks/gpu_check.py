@@ -3,8 +3,8 @@
     python benchmarks/gpu_check.py [--cpu]
 
 Prints one Markdown table. The fine-tune is what the app's Start does by default (faces source,
-the 10 lorelei example images, the recommended preset, batch 16, 1,000 steps on a GPU), driven
-through tgan.train_chunk in 30 s chunks as the app drives it; goal on one H200: <= 15 s.
+the 10 lorelei example images, the recommended preset, batch 16, tgan.config.DEFAULT_FINETUNE_STEPS
+steps), driven through tgan.train_chunk in 30 s chunks as the app drives it; goal on one H200: <= 15 s.
 Pretraining is the sources' recipe (r3gan, width 16, DiffAugment, lazy R1/R2) from scratch at 64
 and 128 px; goal at 64 px: >= 2,000 images/s. Each runs with bf16 autocast on and off. --cpu: the
 same on the CPU with a few steps each, to check that the script works (numbers not comparable).
@@ -18,6 +18,7 @@ import time
 import torch
 
 from tgan import ChunkEnded, Failed, ModelConfig, Step, TrainConfig, load_images, train_chunk
+from tgan.config import DEFAULT_FINETUNE_STEPS
 from tgan.paths import CHECKPOINTS, EXAMPLES
 from tgan.strategies.catalog import PRESETS
 
@@ -73,7 +74,7 @@ def main() -> None:
     cuda = torch.cuda.is_available() and not a.cpu
     device = torch.device("cuda" if cuda else "cpu")
     name = torch.cuda.get_device_name(0) if cuda else f"CPU, {torch.get_num_threads()} threads"
-    ft_steps, pt_steps = (1000, 200) if cuda else (10, 4)
+    ft_steps, pt_steps = (DEFAULT_FINETUNE_STEPS, 200) if cuda else (10, 4)
     batches = (32, 256) if cuda else (32,)
     rows = []
     for bf16 in (True, False):

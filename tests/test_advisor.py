@@ -9,7 +9,7 @@ import torch
 
 from tgan import load_images
 from tgan.advisor import FIT, advise
-from tgan.config import default_finetune_steps
+from tgan.config import DEFAULT_FINETUNE_STEPS
 from tgan.data import ImageSet
 from tgan.models import list_sources
 from tgan.paths import CHECKPOINTS, EXAMPLES
@@ -23,7 +23,7 @@ def test_the_advisor_names_the_nearest_source_for_each_visible_target():
         assert tip.source == expected, (example, tip.nearest)
         assert tip.preset == fit["10"]["preset"] and tip.distance is not None and tip.distance > 0 and expected in tip.why
         # the bench's 180 s made fewer steps at 10 shots than the default fine-tune, which scores better
-        assert fit["10"]["steps"] < tip.steps == default_finetune_steps(torch.cuda.is_available())
+        assert fit["10"]["steps"] < tip.steps == DEFAULT_FINETUNE_STEPS
         assert "the default fine-tune's" in tip.why
 
 
@@ -33,7 +33,7 @@ def test_the_advised_steps_are_the_benchmarks_where_it_made_more_than_the_defaul
     a, b = (load_images(EXAMPLES / name, 64) for name in ("emoji-3d-animals", "kanji-gyosho"))
     images = ImageSet(torch.cat([a.images, b.images]), a.names + b.names)  # 32 images: the 25-shot rule
     tip = advise(images, sources, source="emoji")
-    assert tip.steps == round(fit["25"]["steps"] / 50) * 50 > default_finetune_steps(torch.cuda.is_available())
+    assert tip.steps == round(fit["25"]["steps"] / 50) * 50 > DEFAULT_FINETUNE_STEPS
     assert f"{tip.steps} steps: what it made in the benchmark's" in tip.why
 
 

@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file
 
 from .checkpoint import FINGERPRINT
-from .config import default_finetune_steps
+from .config import DEFAULT_FINETUNE_STEPS
 from .data import ImageSet
 from .subsets import random_subset
 
@@ -117,7 +117,7 @@ def advise(images: ImageSet, sources: dict[str, Path], source: str | None = None
     shots = min(fit["shots"], key=lambda k: abs(int(k) - n))  # the nearest shot count the bench measured
     rule = fit["shots"][shots]
     in_budget = max(50, int(round(rule["steps"] / 50.0)) * 50)  # what the preset made in the bench's time
-    steps = max(in_budget, default_finetune_steps(torch.cuda.is_available()))
+    steps = max(in_budget, DEFAULT_FINETUNE_STEPS)
     return Advice(chosen, rule["preset"], steps, _why(chosen, source, similar, rule, steps, in_budget, shots, n, fit),
                   similar, distance)
 

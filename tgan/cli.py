@@ -10,7 +10,7 @@ import sys
 
 # Only light modules at the top: `tgan --help` and `tgan strategies` must answer without torch.
 # Each command imports what it needs (torch, Inception, ...) when it runs.
-from .config import TrainConfig, default_finetune_steps
+from .config import DEFAULT_FINETUNE_STEPS, TrainConfig
 from .errors import CheckpointError, DataError
 from .cli_commands import (cmd_bench, cmd_eval, cmd_finetune, cmd_interpolate, cmd_pretrain, cmd_sample,
                            cmd_shards, cmd_strategies)
@@ -73,8 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--option", action="append", default=[], metavar="STRATEGY.FIELD=VALUE",
                    help="override a strategy hyperparameter, e.g. l2sp.lambda_g=2 (repeatable)")
     s.add_argument("--steps", type=int, default=None,
-                   help=f"optimisation steps (default: the app's default fine-tune, {default_finetune_steps(False)} "
-                        f"on a CPU, {default_finetune_steps(True)} on a GPU)")
+                   help=f"optimisation steps (default: the app's default fine-tune, {DEFAULT_FINETUNE_STEPS})")
     s.add_argument("--batch", type=int, default=TrainConfig.batch_size)
     s.add_argument("--lr", type=float, default=None,
                    help="Adam learning rate of G and D (default: the preset's own, from the benchmark's "

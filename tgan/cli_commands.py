@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .config import ModelConfig, TrainConfig, default_finetune_steps, monitor_period
+from .config import DEFAULT_FINETUNE_STEPS, ModelConfig, TrainConfig, monitor_period
 from .events import Failed
 from .cli_output import CLIError, bench_line, metrics_table, run_training, stop_on_ctrl_c
 from .strategies.catalog import PRESETS, WHY, preset_lr, preset_options, with_options
@@ -82,10 +82,7 @@ def cmd_finetune(a) -> None:
     images = load_images(a.data, source.model_config["resolution"])
     if a.shots:
         images, _ = pick_shots(images, a.shots, a.seed)
-    steps = a.steps
-    if steps is None:  # the app's default fine-tune (torch is imported by now: load_source)
-        import torch
-        steps = default_finetune_steps(torch.cuda.is_available())
+    steps = DEFAULT_FINETUNE_STEPS if a.steps is None else a.steps  # None: the app's default fine-tune
     monitor_every = a.monitor_every or (monitor_period(steps) if a.keep_best or a.stop_when_copying else 0)
     lr = a.lr if a.lr is not None else preset_lr(a.strategy, TrainConfig.lr_g)
     cfg = TrainConfig(steps=steps, batch_size=a.batch, seed=a.seed, lr_g=lr, lr_d=lr,

@@ -22,7 +22,7 @@ import torch  # noqa: E402
 import appkit as sup  # noqa: E402
 
 from tgan import train_chunk  # noqa: E402
-from tgan.config import default_finetune_steps  # noqa: E402
+from tgan.config import DEFAULT_FINETUNE_STEPS  # noqa: E402
 
 from . import atomic_cache  # noqa: E402
 
@@ -32,7 +32,7 @@ atomic_cache.install()  # before any handler returns an image
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ON_GPU = torch.cuda.is_available()  # on ZeroGPU, `spaces` makes this True in the main process too
 ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))
-DEFAULT_STEPS = int(os.environ.get("TGAN_APP_DEFAULT_STEPS", default_finetune_steps(ON_GPU)))  # why: its docstring
+DEFAULT_STEPS = int(os.environ.get("TGAN_APP_DEFAULT_STEPS", DEFAULT_FINETUNE_STEPS))  # why: its comment
 TRAIN_CONCURRENCY = int(os.environ.get("TGAN_TRAIN_CONCURRENCY", "2"))
 EXPLORE_CONCURRENCY = int(os.environ.get("TGAN_EXPLORE_CONCURRENCY", "8"))
 KID_SAMPLES = 200 if ON_GPU else 100
