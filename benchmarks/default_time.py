@@ -34,7 +34,7 @@ from tgan.models import load_source  # noqa: E402
 from tgan.paths import CHECKPOINTS, EXAMPLES  # noqa: E402
 from tgan.strategies.catalog import DEFAULT_PRESET, PRESETS, preset_lr  # noqa: E402
 from tgan.training_run import TrainingRun  # noqa: E402
-from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
+from tgan.config import DEFAULT_FINETUNE_STEPS as DEFAULT_STEPS  # noqa: E402
 
 
 def reuse_ratio(shots: torch.Tensor, target: str, blocks: int = 12, block_steps: int = 10) -> tuple[float, float]:

@@ -43,7 +43,7 @@ from tgan.paths import CHECKPOINTS  # noqa: E402
 from tgan.strategies.catalog import DEFAULT_PRESET, PRESETS, preset_lr, preset_options, with_options  # noqa: E402
 from tgan.strategies.registry import build, with_base  # noqa: E402
 from tgan.subsets import pick_shots, random_subset  # noqa: E402
-from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
+from tgan.config import DEFAULT_FINETUNE_STEPS as DEFAULT_STEPS  # noqa: E402
 
 
 def ten_shots(data_dir: Path, target: str, seed: int = 0):

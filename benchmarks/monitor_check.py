@@ -45,7 +45,7 @@ from default_vs_source import source_for  # noqa: E402 (a target of our own: its
 from tgan.paths import CHECKPOINTS  # noqa: E402
 from tgan.strategies.catalog import PRESETS, preset_lr  # noqa: E402
 from tgan.subsets import pick_shots, random_subset  # noqa: E402
-from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
+from tgan.config import DEFAULT_FINETUNE_STEPS as DEFAULT_STEPS  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "monitor_check"
 SPACES = ("inception", "random-cnn")

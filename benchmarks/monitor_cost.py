@@ -23,7 +23,7 @@ import appkit as sup  # noqa: E402
 from tgan import load_images, load_model  # noqa: E402
 from tgan.monitor import Monitor  # noqa: E402
 from tgan.paths import CHECKPOINTS, EXAMPLES  # noqa: E402
-from webapp.plumbing import DEFAULT_STEPS  # noqa: E402
+from tgan.config import DEFAULT_FINETUNE_STEPS as DEFAULT_STEPS  # noqa: E402
 
 EXAMPLE_FOR = {"emoji": "emoji-3d-animals", "faces": "faces-lorelei", "kanji": "kanji-gyosho"}
 
